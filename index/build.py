@@ -1,0 +1,181 @@
+"""Build or update the index: embed only what is new, keep the rest, publish atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.ann import build_faiss_index, choose_index_type
+from index.chunking import chunk_document
+from index.embedding import Embedder
+from index.errors import IndexCorrupt, IndexNotBuilt
+from index.models import BuildReport, Chunk, Document
+from index.sources import load_documents
+from index.store import Manifest, Snapshot, load_snapshot, new_version, publish, sentence_table, write_snapshot
+
+log = logging.getLogger(__name__)
+EMBED_BATCH = 256
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What decides the content of an index; a change in model or chunking means a full rebuild."""
+
+    sources_dir: Path
+    index_dir: Path
+    chunk_size: int = 800
+    chunk_overlap: int = 1
+    index_type: str = "auto"
+
+
+def chunk_embedding_text(chunk: Chunk) -> str:
+    """Chunks are embedded with their heading: it often names who or what the passage is about."""
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+
+
+def sentence_embedding_text(doc: Document, chunk: Chunk, start: int, end: int) -> str:
+    sentence = doc.text[start:end]
+    return f"{chunk.heading}: {sentence}" if chunk.heading else sentence
+
+
+def rebuild(settings: BuildSettings, embedder: Embedder, full: bool = False, progress: bool = False) -> BuildReport:
+    """Bring the index in `settings.index_dir` up to date with `settings.sources_dir`.
+
+    Args:
+        full: ignore the previous snapshot and embed everything.
+        progress: show a progress bar while embedding (only when stderr is a terminal).
+    Returns:
+        What was added, updated, removed, embedded and skipped.
+    """
+    started = time.perf_counter()
+    documents, skipped = load_documents(settings.sources_dir)
+    previous = None if full else _previous_snapshot(settings, embedder)
+    old_hashes = previous.manifest.documents if previous else {}
+    new_hashes = {doc.id: doc.sha256 for doc in documents}
+    added = sorted(set(new_hashes) - set(old_hashes))
+    removed = sorted(set(old_hashes) - set(new_hashes))
+    updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
+    if previous and not (added or removed or updated):
+        return _report(previous, documents, skipped, [], [], [], 0, 0, False, started)
+    snapshot, embedded = _assemble(settings, embedder, documents, previous, progress)
+    manifest = snapshot.manifest
+    write_snapshot(settings.index_dir, manifest, snapshot)
+    publish(settings.index_dir, manifest.version)
+    log.info("published index %s (%d chunks)", manifest.version, len(snapshot.chunks))
+    return _report(snapshot, documents, skipped, added, updated, removed, *embedded, previous is None, started)
+
+
+def _previous_snapshot(settings: BuildSettings, embedder: Embedder) -> Snapshot | None:
+    try:
+        previous = load_snapshot(settings.index_dir)
+    except IndexNotBuilt:
+        return None
+    except IndexCorrupt as exc:
+        log.warning("%s Rebuilding everything.", exc)
+        return None
+    m = previous.manifest
+    if (m.model, m.chunk_size, m.chunk_overlap) != (embedder.name, settings.chunk_size, settings.chunk_overlap):
+        log.info("model or chunking changed since the last build: rebuilding everything")
+        return None
+    return previous
+
+
+def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapshot, tuple[int, int]]:
+    """Chunk every document and find a vector for every chunk and sentence, embedding only new text."""
+    by_id = {doc.id: doc for doc in documents}
+    chunks = [chunk for doc in documents for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
+    sentence_rows = sentence_table(chunks)
+    chunk_texts = [chunk_embedding_text(c) for c in chunks]
+    owner = {}
+    for chunk in chunks:
+        for span in chunk.sentences:
+            owner.setdefault((chunk.doc_id, span.start, span.end), chunk)
+    sentence_texts = [sentence_embedding_text(by_id[d], owner[(d, s, e)], s, e) for (d, s, e) in sentence_rows]
+    cache = _vector_cache(previous, embedder) if previous else {}
+    chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
+    sentence_vectors, sentence_embedded = _vectors_for(sentence_texts, cache, embedder, progress, "sentences")
+    index_type = choose_index_type(settings.index_type, len(chunks))
+    manifest = Manifest(
+        version=new_version(),
+        created=time.time(),
+        model=embedder.name,
+        dimension=int(chunk_vectors.shape[1]),
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        index_type=index_type,
+        documents={doc.id: doc.sha256 for doc in documents},
+        files={},
+    )
+    faiss_index = build_faiss_index(chunk_vectors, index_type)
+    snapshot = Snapshot(manifest, by_id, chunks, chunk_vectors, sentence_vectors, faiss_index, sentence_rows)
+    return snapshot, (chunk_embedded, sentence_embedded)
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _vector_cache(previous: Snapshot, embedder: Embedder) -> dict[str, np.ndarray]:
+    """Vectors of the previous snapshot by the hash of the text they embed."""
+    cache = {}
+    for row, chunk in enumerate(previous.chunks):
+        cache[_text_key(chunk_embedding_text(chunk))] = previous.chunk_vectors[row]
+    owners = {}
+    for chunk in previous.chunks:
+        for span in chunk.sentences:
+            owners.setdefault((chunk.doc_id, span.start, span.end), chunk)
+    for (doc_id, start, end), row in previous.sentence_rows.items():
+        text = sentence_embedding_text(previous.documents[doc_id], owners[(doc_id, start, end)], start, end)
+        cache[_text_key(text)] = previous.sentence_vectors[row]
+    return cache
+
+
+def _vectors_for(texts, cache, embedder, progress, label) -> tuple[np.ndarray, int]:
+    """Vectors for `texts` in order: cached where the same text was embedded before."""
+    keys = [_text_key(t) for t in texts]
+    first_row: dict[str, int] = {}
+    for row, key in enumerate(keys):
+        first_row.setdefault(key, row)
+    missing = [row for key, row in first_row.items() if key not in cache]
+    bar = _progress_bar(len(missing), label) if progress else None
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        for i, vector in zip(batch, embedder.embed([texts[i] for i in batch])):
+            cache[keys[i]] = vector
+        if bar:
+            bar.update(len(batch))
+    if bar:
+        bar.close()
+    if not texts:
+        return np.zeros((0, getattr(embedder, "dimension", 0)), dtype=np.float32), 0
+    return np.stack([cache[k] for k in keys]).astype(np.float32), len(missing)
+
+
+def _progress_bar(total: int, label: str):
+    if total < EMBED_BATCH or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"embedding {label}", unit=label[:-1])
+
+
+def _report(snapshot, documents, skipped, added, updated, removed, chunks_embedded, sentences_embedded, full, started):
+    return BuildReport(
+        documents=len(documents),
+        chunks=len(snapshot.chunks),
+        added=added,
+        updated=updated,
+        removed=removed,
+        embedded_chunks=chunks_embedded,
+        embedded_sentences=sentences_embedded,
+        skipped=[{"path": s.path, "reason": s.reason} for s in skipped],
+        full_rebuild=full,
+        version=snapshot.manifest.version,
+        seconds=round(time.perf_counter() - started, 3),
+    )

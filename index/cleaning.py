@@ -1,0 +1,99 @@
+"""Find the content of a document: headings and paragraphs, without page furniture.
+
+The source text stays verbatim; this module only decides which lines are worth citing. Web pages
+carry navigation ("Language selection", "Suitable for:" link lists), bylines, image captions,
+adverts and contact lines. None of that should ever be quoted as evidence.
+
+Rules, in order:
+1. A line matching a furniture pattern (navigation, byline, caption, contact, advert) is dropped;
+   a dropped line that looks like a heading takes its whole section with it (an advert block).
+2. A short line that occurs more than once is repeated page chrome and is dropped.
+3. Link-list lines right after a navigation lead ("Suitable for:") are dropped.
+4. What remains is a heading (short, no closing punctuation, or Markdown `#`) or a paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+_FURNITURE = re.compile(
+    r"""
+    ^(language\ selection|suitable\ for:?|related(\ articles)?:?|read\ more|share\ (this|on)\b|
+      skip\ to\ (main\ )?content|menu|inquiries:?|contact:?|published\ on:|advertisement)(?!\w)
+    | \bpre-release\b | \bimage:\ | \bphoto:\ | \bcookies?\b
+    | \b(contact|call|write\ to|email)\ me\b
+    | \bpersonal\ advisor\b | \bbusiness\ development\b | \bworking\ group$
+    | \badvice\ and\ information\b | \badvice\ -\ planning\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_NAV_LEAD = re.compile(r"^(suitable for|related( articles)?|see also|read more)\b.*:?$", re.IGNORECASE)
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\+\d[\d ()-]{6,}")
+_LINKISH = re.compile(r"^([-•*]\s|.{3,}:\s.{3,}[^.!?]$)")
+_MD_HEADING = re.compile(r"^(#{1,6})\s+")
+_CLOSING = tuple('.!?;:"”’)')
+MAX_HEADING_CHARS = 120
+MAX_CHROME_CHARS = 150
+
+
+@dataclass(frozen=True)
+class Block:
+    """A heading or paragraph at [start, end) of the text; `run` changes where content is broken."""
+
+    start: int
+    end: int
+    kind: str  # "heading" | "paragraph"
+    run: int
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        left = len(body) - len(body.lstrip())
+        if body.strip():
+            spans.append((pos + left, pos + len(body.rstrip())))
+        pos += len(line)
+    return spans
+
+
+def _is_heading(line: str) -> bool:
+    return bool(_MD_HEADING.match(line)) or (
+        len(line) <= MAX_HEADING_CHARS and not line.endswith(_CLOSING) and len(line.split()) <= 16
+    )
+
+
+def _is_furniture(line: str, repeats: Counter[str]) -> bool:
+    short = len(line) <= MAX_CHROME_CHARS
+    return bool(
+        _FURNITURE.search(line)
+        or (short and _CONTACT.search(line))
+        or (short and repeats[line] > 1)
+    )
+
+
+def content_blocks(text: str) -> list[Block]:
+    """Split `text` into the headings and paragraphs worth indexing, in order."""
+    lines = _lines(text)
+    repeats = Counter(text[s:e] for s, e in lines)
+    blocks: list[Block] = []
+    run, dropping_section, after_nav = 0, False, False
+    for start, end in lines:
+        line = text[start:end]
+        heading = _is_heading(line)
+        if _is_furniture(line, repeats) or (after_nav and _LINKISH.match(line)):
+            run += 1
+            dropping_section = dropping_section or heading
+            after_nav = after_nav or bool(_NAV_LEAD.match(line))
+            continue
+        after_nav = False
+        if heading:
+            dropping_section = False
+            run += 1
+            marker = _MD_HEADING.match(line)
+            blocks.append(Block(start + (marker.end() if marker else 0), end, "heading", run))
+        elif not dropping_section:
+            blocks.append(Block(start, end, "paragraph", run))
+    return blocks

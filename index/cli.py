@@ -1,0 +1,83 @@
+"""`python -m index build|status|search`: maintain the index and look inside it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from index.build import rebuild
+from index.config import Settings
+from index.embedding import SentenceTransformerEmbedder
+from index.errors import IndexStoreError
+from index.retriever import LiveIndex
+from index.status import index_status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    settings = Settings()
+    try:
+        return args.run(args, settings)
+    except IndexStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+    build = commands.add_parser("build", help="embed new or changed sources, drop removed ones")
+    build.add_argument("--json", action="store_true", help="print one JSON object")
+    build.add_argument("--full", action="store_true", help="re-embed everything")
+    build.set_defaults(run=run_build)
+    status = commands.add_parser("status", help="what is indexed and what changed since")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=run_status)
+    search = commands.add_parser("search", help="ranked passages for a query, with scores")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5)
+    search.set_defaults(run=run_search)
+    return parser
+
+
+def run_build(args, settings: Settings) -> int:
+    report = rebuild(settings.build_settings(), SentenceTransformerEmbedder(settings.model), full=args.full, progress=True)
+    if args.json:
+        print(report.model_dump_json())
+        return 0
+    changes = f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed"
+    print(f"{report.documents} documents, {report.chunks} chunks ({changes}); "
+          f"embedded {report.embedded_chunks} chunks and {report.embedded_sentences} sentences "
+          f"in {report.seconds:.2f} s. Index version {report.version}.")
+    for skipped in report.skipped:
+        print(f"skipped {skipped['path']}: {skipped['reason']}")
+    return 0
+
+
+def run_status(args, settings: Settings) -> int:
+    status = index_status(settings.build_settings())
+    if args.json:
+        print(status.model_dump_json())
+        return 0
+    if status.version is None:
+        print(f"No index built yet in {settings.index_dir}; run `python -m index build`.")
+        return 0
+    print(f"Index {status.version}: {len(status.documents)} documents, model {status.model}, {status.index_type} search.")
+    for label, names in (("added", status.added), ("changed", status.updated), ("removed", status.removed)):
+        for name in names:
+            print(f"  {label} since: {name}")
+    print("Sources changed since the last build: run `python -m index build`." if status.stale else "Up to date.")
+    return 0
+
+
+def run_search(args, settings: Settings) -> int:
+    retriever = LiveIndex(settings.index_dir, SentenceTransformerEmbedder(settings.model)).retriever()
+    for rank, hit in enumerate(retriever.search(args.query, k=args.k), 1):
+        chunk = hit.chunk
+        print(f"{rank}. score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})  {chunk.id}")
+        print(f"   [{chunk.heading}] {chunk.text[:300]}")
+    return 0

@@ -1,0 +1,123 @@
+"""Lexical retrieval: BM25 over normalised word stems, tolerant of misspellings and variants.
+
+Questions and these sources often spell things differently: the machine-translated article writes
+"Indopazacifik", "the Haag" and "Die Haag" where readers write "Indo-Pacific" and "The Hague", and
+readers misspell names ("albanesse"). Three layers close the gap:
+1. `normalise`: lower case, accents folded, hyphenated words also joined, light stemming.
+2. `VARIANTS`: spelling variants of the same name or word, mapped to one form.
+3. Fuzzy expansion: a query term that is not in the corpus vocabulary matches the vocabulary terms
+   closest to it in spelling (difflib ratio >= `FUZZY_CUTOFF`), weighted by that similarity.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+
+import numpy as np
+
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+
+# Spelling variants of one name or word (regex on a lower-cased word -> canonical form).
+VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), canonical)
+    for pattern, canonical in (
+        (r"^indo-?pa[cz]\w*$", "indopacific"),  # Indo-Pacific, Indopazacifik, Indopazific, indopacifik
+        (r"^(haag|hague|haye)$", "hague"),  # The Hague, Den Haag, Die Haag, La Haye
+        (r"^(defence|defense)$", "defense"),
+        (r"^(programme|program)$", "program"),
+        (r"^(labour|labor|laboratory)$", "labor"),  # machine translation rendered "Labor" as "laboratory"
+        (r"^(usa|us|america|american)$", "america"),
+    )
+)
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves tell say said says know give den""".split()
+)
+
+FUZZY_CUTOFF = 0.8
+K1, B = 1.2, 0.75
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to meet "cancelled", "cancellation" and "cancel"."""
+    if any(ch.isdigit() for ch in word):
+        return word.replace(",", "")
+    for pattern, canonical in VARIANTS:
+        if pattern.match(word):
+            return canonical
+    word = re.sub(r"'s$", "", word)
+    for suffix, replacement in (("ations", ""), ("ation", ""), ("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    else:
+        if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+            word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word
+
+
+def normalise(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Text -> list of term stems; a hyphenated word yields its parts and the joined word."""
+    terms: list[str] = []
+    for match in _WORD.finditer(text):
+        word = _fold(match.group())
+        parts = [p for p in re.split(r"[-']", word) if p]
+        candidates = parts + (["".join(parts)] if len(parts) > 1 else [])
+        for part in candidates:
+            if keep_stopwords or part not in STOPWORDS:
+                terms.append(stem(part))
+    return terms
+
+
+class BM25:
+    """Okapi BM25 over a fixed list of texts."""
+
+    def __init__(self, texts: list[str]) -> None:
+        docs = [Counter(normalise(text)) for text in texts]
+        self.size = len(docs)
+        self.lengths = np.array([sum(d.values()) for d in docs], dtype=np.float32)
+        self.average_length = float(self.lengths.mean()) if self.size else 0.0
+        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for row, counts in enumerate(docs):
+            for term, tf in counts.items():
+                self.postings[term].append((row, tf))
+        self.vocabulary = sorted(self.postings)
+
+    def idf(self, term: str) -> float:
+        df = len(self.postings.get(term, ()))
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def expand(self, term: str) -> list[tuple[str, float]]:
+        """The term itself if the corpus has it, else its closest spellings with their similarity."""
+        if term in self.postings or len(term) < 4:
+            return [(term, 1.0)]
+        close = difflib.get_close_matches(term, self.vocabulary, n=3, cutoff=FUZZY_CUTOFF)
+        return [(c, difflib.SequenceMatcher(None, term, c).ratio()) for c in close]
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for `query` (zeros where nothing matched)."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        norm = K1 * (1 - B + B * self.lengths / max(self.average_length, 1e-9))
+        for query_term in set(normalise(query)):
+            for term, weight in self.expand(query_term):
+                idf = self.idf(term) * weight
+                for row, tf in self.postings.get(term, ()):
+                    scores[row] += idf * tf * (K1 + 1) / (tf + norm[row])
+        return scores

@@ -1,0 +1,48 @@
+"""What is indexed, and which sources changed since the last build (without loading any model)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from index.build import BuildSettings
+from index.store import Manifest, current_version
+from index.sources import source_hashes
+
+
+class IndexStatus(BaseModel):
+    """The served snapshot and how the sources differ from it."""
+
+    version: str | None
+    model: str | None = None
+    index_type: str | None = None
+    documents: list[str] = []
+    added: list[str] = []
+    updated: list[str] = []
+    removed: list[str] = []
+
+    @property
+    def stale(self) -> bool:
+        return self.version is None or bool(self.added or self.updated or self.removed)
+
+
+def index_status(settings: BuildSettings) -> IndexStatus:
+    """Compare the manifest of the current snapshot with the files in the sources directory."""
+    version = current_version(settings.index_dir)
+    now = source_hashes(settings.sources_dir)
+    if version is None:
+        return IndexStatus(version=None, added=sorted(now))
+    manifest_path = settings.index_dir / "versions" / version / "manifest.json"
+    try:
+        manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return IndexStatus(version=None, added=sorted(now))
+    old = manifest.documents
+    return IndexStatus(
+        version=version,
+        model=manifest.model,
+        index_type=manifest.index_type,
+        documents=sorted(old),
+        added=sorted(set(now) - set(old)),
+        updated=sorted(d for d in set(now) & set(old) if now[d] != old[d]),
+        removed=sorted(set(old) - set(now)),
+    )

@@ -1,0 +1,203 @@
+"""The index on disk: versioned snapshots published atomically, verified on load.
+
+    <index_dir>/CURRENT                 name of the snapshot being served
+    <index_dir>/versions/<version>/     one complete snapshot:
+        manifest.json                   model, dimension, chunking, documents and their hashes,
+                                        format version and a checksum of every other file
+        documents.jsonl, chunks.jsonl   the document texts (quotes come from here) and chunks
+        chunk_vectors.npy               chunk embeddings, row = chunk row
+        sentence_vectors.npy            sentence embeddings, row = `Snapshot.sentence_rows`
+        index.faiss                     FAISS index over the chunk vectors (ids = chunk rows)
+
+A build writes a new snapshot beside the old ones and then swaps CURRENT with an atomic rename,
+so a build killed halfway leaves the previous snapshot serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from index.ann import set_search_depth
+from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt
+from index.models import Chunk, Document
+
+FORMAT_VERSION = 1
+KEEP_SNAPSHOTS = 3
+DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "index.faiss")
+
+
+class Manifest(BaseModel):
+    """What a snapshot was built from; a mismatch in model or chunking forces a full rebuild."""
+
+    format_version: int = FORMAT_VERSION
+    version: str
+    created: float
+    model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    index_type: str
+    documents: dict[str, str]  # document id -> sha256
+    files: dict[str, str]  # file name -> sha256
+
+
+@dataclass
+class Snapshot:
+    """One loaded, verified snapshot; immutable once loaded, shared by concurrent readers."""
+
+    manifest: Manifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    faiss_index: object
+    sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sentence_rows:
+            self.sentence_rows = sentence_table(self.chunks)
+
+
+def sentence_table(chunks: list[Chunk]) -> dict[tuple[str, int, int], int]:
+    """Unique sentences of all chunks, in order: (doc id, start, end) -> row."""
+    rows: dict[tuple[str, int, int], int] = {}
+    for chunk in chunks:
+        for span in chunk.sentences:
+            rows.setdefault((chunk.doc_id, span.start, span.end), len(rows))
+    return rows
+
+
+def current_version(index_dir: Path) -> str | None:
+    """The version named by CURRENT, or None when nothing was built."""
+    try:
+        return (index_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def new_version() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+
+
+def write_snapshot(index_dir: Path, manifest: Manifest, snapshot: Snapshot) -> Path:
+    """Write all files of a snapshot into a temporary folder, then rename it into place."""
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    staging = versions / f".staging-{manifest.version}"
+    staging.mkdir()
+    _write_jsonl(staging / "documents.jsonl", snapshot.documents.values())
+    _write_jsonl(staging / "chunks.jsonl", snapshot.chunks)
+    np.save(staging / "chunk_vectors.npy", snapshot.chunk_vectors)
+    np.save(staging / "sentence_vectors.npy", snapshot.sentence_vectors)
+    import faiss
+
+    faiss.write_index(snapshot.faiss_index, str(staging / "index.faiss"))
+    manifest.files = {name: _sha256(staging / name) for name in DATA_FILES}
+    (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
+    _fsync_tree(staging)
+    final = versions / manifest.version
+    os.rename(staging, final)
+    return final
+
+
+def publish(index_dir: Path, version: str) -> None:
+    """Point CURRENT at `version` atomically, then drop snapshots nobody should need."""
+    pointer = index_dir / "CURRENT.tmp"
+    pointer.write_text(version + "\n", encoding="utf-8")
+    with open(pointer, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, index_dir / "CURRENT")
+    _prune(index_dir / "versions", keep=version)
+
+
+def load_snapshot(index_dir: Path) -> Snapshot:
+    """Load and verify the snapshot CURRENT names.
+
+    Raises:
+        IndexNotBuilt: nothing was built yet.
+        IndexCorrupt: a file is missing, truncated or does not match its checksum.
+    """
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexNotBuilt(f"No index in {index_dir} yet: run `python -m index build` to build it.")
+    folder = index_dir / "versions" / version
+    manifest = _read_manifest(folder)
+    for name in DATA_FILES:
+        if not (folder / name).exists() or _sha256(folder / name) != manifest.files.get(name):
+            raise IndexCorrupt(f"The index file {folder / name} is missing or damaged; {REBUILD_HINT}.")
+    try:
+        return _read_snapshot(folder, manifest)
+    except (ValueError, OSError, RuntimeError, ValidationError) as exc:
+        raise IndexCorrupt(f"The index in {folder} cannot be read ({exc.__class__.__name__}); {REBUILD_HINT}.") from exc
+
+
+def _read_manifest(folder: Path) -> Manifest:
+    try:
+        manifest = Manifest.model_validate_json((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"The index manifest in {folder} is missing or damaged; {REBUILD_HINT}.") from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorrupt(f"The index in {folder} has an older format; {REBUILD_HINT}.")
+    return manifest
+
+
+def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
+    import faiss
+
+    documents = {d.id: d for d in _read_jsonl(folder / "documents.jsonl", Document)}
+    chunks = _read_jsonl(folder / "chunks.jsonl", Chunk)
+    chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False)
+    sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+    faiss_index = faiss.read_index(str(folder / "index.faiss"))
+    set_search_depth(faiss_index)
+    snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index)
+    if faiss_index.ntotal != len(chunks) or len(chunk_vectors) != len(chunks):
+        raise ValueError("row counts differ")
+    if len(sentence_vectors) != len(snapshot.sentence_rows):
+        raise ValueError("sentence rows differ")
+    return snapshot
+
+
+def _write_jsonl(path: Path, items) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for item in items:
+            handle.write(item.model_dump_json() + "\n")
+
+
+def _read_jsonl(path: Path, model: type[BaseModel]) -> list:
+    with open(path, encoding="utf-8") as handle:
+        return [model.model_validate_json(line) for line in handle if line.strip()]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _prune(versions: Path, keep: str) -> None:
+    """Keep the newest snapshots (a running bot may still be reading the one before)."""
+    finished = sorted((p for p in versions.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    for old in finished[:-KEEP_SNAPSHOTS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for staging in versions.glob(".staging-*"):
+        if time.time() - staging.stat().st_mtime > 3600:  # left by a crashed build long ago
+            shutil.rmtree(staging, ignore_errors=True)
