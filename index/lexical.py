@@ -64,11 +64,13 @@ def stem(word: str) -> str:
     for suffix, replacement in (("ations", ""), ("ation", ""), ("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)] + replacement
-            break
-    else:
-        if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-            word = word[:-1]
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+            # "cancelled" -> "cancell" -> "cancel"
+            if replacement == "" and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]
+            elif replacement == "" and word.endswith("ll") and len(word) > 5:
+                word = word[:-1]
+            return word
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
         word = word[:-1]
     return word
 
@@ -77,7 +79,7 @@ def normalise(text: str, keep_stopwords: bool = False) -> list[str]:
     """Text -> list of term stems; a hyphenated word yields its parts and the joined word."""
     terms: list[str] = []
     for match in _WORD.finditer(text):
-        word = _fold(match.group())
+        word = re.sub(r"'s$", "", _fold(match.group()))
         parts = [p for p in re.split(r"[-']", word) if p]
         candidates = parts + (["".join(parts)] if len(parts) > 1 else [])
         for part in candidates:
@@ -121,3 +123,17 @@ class BM25:
                 for row, tf in self.postings.get(term, ()):
                     scores[row] += idf * tf * (K1 + 1) / (tf + norm[row])
         return scores
+
+
+def proper_terms(texts: list[str], share: float = 0.7) -> frozenset[str]:
+    """Stems written with a capital letter inside sentences at least `share` of the time: names,
+    places, acronyms ("Japan", "NATO"), but not words merely capitalised in titles ("Summit")."""
+    capitalised: Counter[str] = Counter()
+    everywhere: Counter[str] = Counter()
+    for text in texts:
+        for match in re.finditer(r"(?<=[\w,;:)] )[\w-]+", text):
+            stems = normalise(match.group())
+            everywhere.update(stems)
+            if match.group()[0].isupper():
+                capitalised.update(stems)
+    return frozenset(term for term, count in capitalised.items() if count >= share * everywhere[term])

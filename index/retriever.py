@@ -16,7 +16,7 @@ import numpy as np
 from index.build import chunk_embedding_text
 from index.embedding import Embedder
 from index.errors import IndexStoreError
-from index.lexical import BM25
+from index.lexical import BM25, normalise, proper_terms
 from index.models import Hit
 from index.store import Snapshot, current_version, load_snapshot
 
@@ -33,6 +33,11 @@ class Retriever:
         self.snapshot = snapshot
         self.embedder = embedder
         self.bm25 = BM25([chunk_embedding_text(c) for c in snapshot.chunks])
+        self.proper_terms = proper_terms([c.text for c in snapshot.chunks])
+        self.section_terms: dict[tuple[str, str], set[str]] = {}
+        for chunk in snapshot.chunks:
+            section = self.section_terms.setdefault((chunk.doc_id, chunk.heading), set(normalise(chunk.heading)))
+            section.update(normalise(chunk.text))
 
     @property
     def version(self) -> str:

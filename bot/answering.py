@@ -1,0 +1,123 @@
+"""The answering core: question in, cited `Answer` out. No Telegram, no printing, no settings.
+
+Steps: clean the question, resolve a follow-up, retrieve passages, judge their sentences
+(`bot.evidence`), then compose a short answer from the best evidence, one citation per sentence,
+or abstain when no sentence answers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bot.errors import BadQuestion
+from bot.evidence import Evidence, judge_sentences, profile_question
+from bot.followup import resolve_followup
+from bot.models import Answer, Citation
+from bot.questions import clean_question
+from index.lexical import normalise
+from index.retriever import LiveIndex, Retriever
+
+MAX_SENTENCES = 3
+MAX_LIST_SENTENCES = 4
+KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
+DUPLICATE_OVERLAP = 0.7
+RELATED_SIMILARITY = 0.25  # a hit this close is named as related when abstaining
+ABSTAIN_TEXT = "The sources don't say."
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    top_k: int = 6
+    max_question_chars: int = 1000
+
+
+class Answerer:
+    """Answers questions from the index that `live_index` serves."""
+
+    def __init__(self, live_index: LiveIndex, options: AnswerOptions = AnswerOptions()) -> None:
+        self.live_index = live_index
+        self.options = options
+
+    def answer(self, question: str, previous: str | None = None) -> Answer:
+        """Answer `question`; `previous` is the last resolved question of the conversation, if any.
+
+        Bad questions do not raise: the answer carries the problem as its text.
+        """
+        started = time.perf_counter()
+        try:
+            cleaned = clean_question(question, self.options.max_question_chars)
+        except BadQuestion as problem:
+            return Answer(question=question, resolved_question="", answer=str(problem), abstained=True, problem=str(problem))
+        resolved = resolve_followup(cleaned, previous)
+        retriever = self.live_index.retriever()  # one snapshot for the whole question
+        answer = self._answer_from(retriever, question, resolved)
+        return answer.model_copy(update={"seconds": round(time.perf_counter() - started, 4)})
+
+    def _answer_from(self, retriever: Retriever, question: str, resolved: str) -> Answer:
+        vector = retriever.embed_query(resolved)
+        hits = retriever.search(resolved, k=self.options.top_k, vector=vector)
+        profile = profile_question(resolved, retriever)
+        evidence = [e for e in judge_sentences(profile, hits, vector, retriever) if e.answers]
+        base = dict(question=question, resolved_question=resolved, index_version=retriever.version)
+        if not evidence:
+            related = _related_titles(retriever, hits)
+            text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")
+            return Answer(**base, answer=text, abstained=True, related_sources=related)
+        chosen = select_sentences(evidence, retriever, is_list=_asks_for_list(resolved))
+        citations, parts = [], []
+        for n, item in enumerate(chosen, 1):
+            citations.append(_citation(n, item, retriever))
+            parts.append(f"{citations[-1].quote} [{n}]")
+        return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations)
+
+
+def select_sentences(evidence: list[Evidence], retriever: Retriever, is_list: bool = False) -> list[Evidence]:
+    """The best sentence first, then close runners-up in reading order, without repeats."""
+    limit = MAX_LIST_SENTENCES if is_list else MAX_SENTENCES
+    best = evidence[0].support
+    chosen: list[Evidence] = []
+    for item in evidence:
+        if len(chosen) == limit or item.support < best - KEEP_WITHIN:
+            break
+        text = _sentence(item, retriever)
+        if not any(_overlap(text, _sentence(c, retriever)) > DUPLICATE_OVERLAP for c in chosen):
+            chosen.append(item)
+    head, rest = chosen[0], chosen[1:]
+    order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.chunk.doc_id for c in chosen))}
+    return [head] + sorted(rest, key=lambda c: (order[c.chunk.doc_id], c.span.start))
+
+
+def _sentence(item: Evidence, retriever: Retriever) -> str:
+    return retriever.snapshot.documents[item.chunk.doc_id].text[item.span.start : item.span.end]
+
+
+def _overlap(a: str, b: str) -> float:
+    first, second = set(normalise(a)), set(normalise(b))
+    return len(first & second) / max(1, min(len(first), len(second)))
+
+
+def _citation(n: int, item: Evidence, retriever: Retriever) -> Citation:
+    document = retriever.snapshot.documents[item.chunk.doc_id]
+    return Citation(
+        n=n,
+        source=document.id,
+        title=document.title,
+        publisher=document.publisher,
+        date=document.date,
+        url=document.url,
+        quote=document.text[item.span.start : item.span.end],
+        start=item.span.start,
+        end=item.span.end,
+    )
+
+
+def _related_titles(retriever: Retriever, hits) -> list[str]:
+    documents = retriever.snapshot.documents
+    ids = dict.fromkeys(h.chunk.doc_id for h in hits if h.dense >= RELATED_SIMILARITY)
+    return [documents[i].title for i in list(ids)[:2]]
+
+
+def _asks_for_list(question: str) -> bool:
+    lowered = question.lower()
+    return any(cue in lowered for cue in ("which countries", "what are", "list", "which areas", "what kinds", "considerations"))

@@ -1,0 +1,206 @@
+"""Decide whether retrieved passages answer a question, and which sentences do.
+
+A cosine threshold alone cannot tell answerable from unanswerable questions here: "What share of
+GDP does Japan spend on defence?" is closer to the sources (0.58) than the answerable "why did
+albanesse not go to den haag" (0.33). So every candidate sentence is judged on three signals:
+
+1. Entities: every name, place, acronym or number in the question must appear in the sentence's
+   context (its section under the same heading, and the document title). A name that appears
+   nowhere in the sources ("Zelensky", "2026") means the sources cannot answer; so does a noun the
+   question asks about ("the population", "how many troops") that the sources never use.
+   Misspellings match by spelling similarity (see `index.lexical`).
+2. Answer type: "how many/how much/what share" needs a number in the sentence, "when/what year" a
+   date, "who" a person's name. "Japan" + a percentage never occur in one sentence, so the
+   question about Japan's GDP share is not answered with South Korea's 2.3%.
+   At least one of the entities must also stand in the sentence itself, the text just before it in
+   its paragraph, or its heading: a sentence elsewhere in the section is about something else.
+3. Support: `SIM_WEIGHT * cosine(question, sentence) + COVERAGE_WEIGHT * term coverage +
+   CONTEXT_WEIGHT * chunk term coverage + ENTITY_WEIGHT * entity share near the sentence`, where
+   coverage is the IDF-weighted share of the question's other content words found in the
+   sentence (or its chunk). It must reach `ANSWER_THRESHOLD`.
+
+A sentence passing all three is evidence. No evidence: the answer abstains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.lexical import STOPWORDS, normalise
+from index.models import Chunk, Hit, Span
+from index.retriever import Retriever
+
+SIM_WEIGHT = 0.5
+COVERAGE_WEIGHT = 0.2
+CONTEXT_WEIGHT = 0.1
+ENTITY_WEIGHT = 0.2
+ANSWER_THRESHOLD = 0.3
+MIN_ENTITY_SHARE = 0.5  # IDF-weighted share of the entities near the sentence
+NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
+WINDOW_CHARS = 300
+NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
+
+_NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|long|fast)|what (share|percentage|percent|portion|proportion|amount|number)|by how much|how much)\b", re.I)
+_DATE_Q = re.compile(r"\b(when|what year|which year|since when|by what year|what date)\b", re.I)
+_PERSON_Q = re.compile(r"^\s*(who|whom)\b|\bwhich (minister|leader|official|person|politician|president|expert|analyst)\b", re.I)
+_REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
+_NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|half|twice|double|dozen|percent"
+_HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+_HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|November|December)\b")
+_HAS_PERSON = re.compile(r"\b[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+\b")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d.,%]*")
+_QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how", "did", "does", "do", "is", "are", "i",
+                   "was", "were", "can", "could", "according", "tell", "explain", "please"}
+_DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose", "of", "in"}
+_GENERIC = {"much", "many", "accord", "kind", "type", "happen", "main", "reason", "cause", "make", "made", "think", "mean", "source",
+            "article", "brief", "say", "exactly", "actually", "really"}
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    """What the question asks for: answer type, required entities, other content terms."""
+
+    answer_type: str  # "number" | "date" | "person" | "reason" | "other"
+    entities: tuple[tuple[str, ...], ...]  # each entity: its stems, any of which may match
+    terms: tuple[str, ...]
+    unknown: tuple[str, ...] = ()  # words of asked-about nouns the sources never use
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence judged against the question."""
+
+    chunk: Chunk
+    span: Span
+    rank: int
+    similarity: float
+    coverage: float
+    entities_found: bool
+    entity_share: float
+    type_found: bool
+    support: float
+
+    @property
+    def answers(self) -> bool:
+        return self.entities_found and self.type_found and self.support >= ANSWER_THRESHOLD
+
+
+def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
+    """Find the answer type, the entities and the remaining content terms of a question."""
+    entities: list[tuple[str, ...]] = []
+    for match in _CAPITALISED.finditer(question):
+        word = match.group()
+        if match.start() == 0 and word.lower() in _QUESTION_WORDS | STOPWORDS:
+            continue
+        stems = tuple(normalise(word))
+        if stems:
+            entities.append(stems)
+    entity_stems = {s for e in entities for s in e}
+    terms = []
+    for term in normalise(question):
+        if term in entity_stems or term in _GENERIC:
+            continue
+        if any(m in retriever.proper_terms and similarity >= NAME_SIMILARITY for m, similarity in retriever.bm25.expand(term)):
+            entities.append((term,))  # a name written in lower case: "albanesse", "japan"
+        else:
+            terms.append(term)
+    unknown = tuple(
+        stems[0] for stems in _asked_nouns(question)
+        if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
+    )
+    return QuestionProfile(
+        _answer_type(question), tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown
+    )
+
+
+def _asked_nouns(question: str) -> list[tuple[str, ...]]:
+    """Stems of lone nouns after a determiner: "the population of", "many troops", "his speech"."""
+    words = re.findall(r"[\w'-]+|[?.!,]", question) + ["."]
+    heads = []
+    for before, word, after in zip(words, words[1:], words[2:]):
+        lone = after.lower() in STOPWORDS or not after[0].isalnum()
+        if before.lower() in _DETERMINERS and word.islower() and word not in STOPWORDS and lone:
+            heads.append(tuple(normalise(word)))
+    return [stems for stems in heads if stems]
+
+
+def _answer_type(question: str) -> str:
+    for kind, pattern in (("number", _NUMBER_Q), ("date", _DATE_Q), ("person", _PERSON_Q), ("reason", _REASON_Q)):
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarray, retriever: Retriever) -> list[Evidence]:
+    """Every sentence of the hits, judged; best supported first."""
+    snapshot = retriever.snapshot
+    judged = []
+    for rank, hit in enumerate(hits):
+        chunk = hit.chunk
+        document = snapshot.documents[chunk.doc_id]
+        context = set(normalise(f"{document.title}\n{chunk.heading}\n{chunk.text}"))
+        context_coverage = _coverage(profile.terms, context, retriever)
+        section = retriever.section_terms[(chunk.doc_id, chunk.heading)] | set(normalise(document.title))
+        for span in chunk.sentences:
+            sentence = document.text[span.start : span.end]
+            row = snapshot.sentence_rows[(chunk.doc_id, span.start, span.end)]
+            similarity = float(snapshot.sentence_vectors[row] @ vector)
+            coverage = _coverage(profile.terms, set(normalise(f"{chunk.heading}\n{sentence}")), retriever)
+            near = set(normalise(f"{chunk.heading}\n{_window(document.text, span)}"))
+            entity_share = _share(profile.entities, near, retriever)
+            support = (
+                SIM_WEIGHT * similarity
+                + COVERAGE_WEIGHT * coverage
+                + CONTEXT_WEIGHT * context_coverage
+                + ENTITY_WEIGHT * entity_share
+            )
+            judged.append(
+                Evidence(
+                    chunk=chunk,
+                    span=span,
+                    rank=rank,
+                    similarity=similarity,
+                    coverage=coverage,
+                    entities_found=not profile.unknown
+                    and all(_found(e, section, retriever) for e in profile.entities)
+                    and entity_share >= MIN_ENTITY_SHARE,
+                    entity_share=entity_share,
+                    type_found=_has_answer_type(profile.answer_type, sentence),
+                    support=support,
+                )
+            )
+    return sorted(judged, key=lambda e: -e.support)
+
+
+def _window(text: str, span: Span) -> str:
+    """The sentence and what precedes it in its paragraph (where its pronouns point)."""
+    paragraph_start = text.rfind("\n", 0, span.start) + 1
+    return text[max(paragraph_start, span.start - WINDOW_CHARS) : span.end]
+
+
+def _share(entities: tuple[tuple[str, ...], ...], context: set[str], retriever: Retriever) -> float:
+    if not entities:
+        return NO_ENTITY_SHARE
+    weights = [max(retriever.bm25.idf(m) for stem in e for m, _ in retriever.bm25.expand(stem) or [(stem, 1)]) for e in entities]
+    found = sum(w for e, w in zip(entities, weights) if _found(e, context, retriever))
+    return found / sum(weights)
+
+
+def _found(alternatives: tuple[str, ...], context: set[str], retriever: Retriever) -> bool:
+    return any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem))
+
+
+def _coverage(terms: tuple[str, ...], context: set[str], retriever: Retriever) -> float:
+    if not terms:
+        return 1.0
+    weights = {t: retriever.bm25.idf(t) if t in retriever.bm25.postings else retriever.bm25.idf("") for t in terms}
+    found = sum(w for t, w in weights.items() if _found((t,), context, retriever))
+    return found / sum(weights.values())
+
+
+def _has_answer_type(answer_type: str, sentence: str) -> bool:
+    pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE, "person": _HAS_PERSON}.get(answer_type)
+    return pattern is None or bool(pattern.search(sentence))

@@ -1,0 +1,39 @@
+"""The answer and its citations: what the CLI prints, Telegram formats and the evals score."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Citation(Frozen):
+    """A verbatim span of a source that one or more answer sentences rest on."""
+
+    n: int = Field(description="the number of the [n] marker in the answer")
+    source: str = Field(description="path of the source file under sources/")
+    title: str
+    publisher: str = ""
+    date: str = ""
+    url: str = ""
+    quote: str = Field(description="document text[start:end], verbatim")
+    start: int
+    end: int
+
+
+class Answer(Frozen):
+    """The reply to one question."""
+
+    question: str
+    resolved_question: str = Field(description="the question searched for, after follow-up resolution")
+    answer: str = Field(description="answer text with [n] markers, or the abstention / problem message")
+    abstained: bool
+    citations: list[Citation] = []
+    related_sources: list[str] = Field(default=[], description="titles named when abstaining")
+    index_version: str | None = None
+    composer: str = "extractive"
+    dropped_sentences: int = 0
+    seconds: float = 0.0
+    problem: str | None = Field(default=None, description="set when the question itself could not be used")

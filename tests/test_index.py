@@ -1,0 +1,179 @@
+"""The index: sources, cleaning, chunking, incremental builds, atomic snapshots, retrieval."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index.build import BuildSettings, rebuild
+from index.chunking import chunk_document
+from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
+from index.errors import IndexCorrupt
+from index.retriever import LiveIndex
+from index.sources import load_documents
+from index.store import current_version, load_snapshot
+
+from tests.conftest import PROJECT, SEED_SOURCES
+
+NEW_SOURCE = """Canberra update
+
+Australia's defence minister Richard Marles told reporters in Canberra that the government would
+publish a new naval shipbuilding plan in September. The plan covers twelve new frigates.
+"""
+
+
+def test_seed_sources_load_verbatim_with_metadata():
+    documents, skipped = load_documents(SEED_SOURCES)
+    assert skipped == []
+    by_id = {d.id: d for d in documents}
+    xpert = by_id["xpert-nato-summit-asian-partners-stay-away.txt"]
+    assert xpert.text == (SEED_SOURCES / xpert.id).read_text(encoding="utf-8")
+    assert (xpert.publisher, xpert.author, xpert.date) == ("Xpert.digital", "Konrad Wolfenstein", "2025-06-25")
+    assert by_id["asan-managing-decline-nato-2025.txt"].date == "2025-06-30"
+
+
+def test_page_furniture_never_becomes_a_passage():
+    documents, _ = load_documents(SEED_SOURCES)
+    text = " ".join(c.text for d in documents for c in chunk_document(d))
+    for furniture in ("Language selection", "Suitable for", "hub for security and defense offers", "contact me",
+                      "+49 89", "I would be happy to serve", "Image: Xpert.digital", "s.kim@asaninst.org"):
+        assert furniture not in text
+    assert "Richard Marles" in text
+
+
+def test_chunks_quote_their_document_and_keep_stable_ids():
+    documents, _ = load_documents(SEED_SOURCES)
+    for doc in documents:
+        first, second = chunk_document(doc), chunk_document(doc)
+        assert [c.id for c in first] == [c.id for c in second]
+        assert len({c.id for c in first}) == len(first)
+        for chunk in first:
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            assert all(chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences)
+
+
+def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embedder):
+    first = rebuild(fresh_build, embedder)
+    assert first.full_rebuild and first.embedded_chunks == first.chunks > 20
+
+    noop = rebuild(fresh_build, embedder)
+    assert (noop.embedded_chunks, noop.embedded_sentences, noop.version) == (0, 0, first.version)
+
+    (fresh_build.sources_dir / "canberra.txt").write_text(NEW_SOURCE, encoding="utf-8")
+    added = rebuild(fresh_build, embedder)
+    assert added.added == ["canberra.txt"] and added.embedded_chunks == 1
+    assert added.chunks == first.chunks + 1
+
+    asan = fresh_build.sources_dir / "asan-managing-decline-nato-2025.txt"
+    asan.write_text(asan.read_text(encoding="utf-8") + "\nA closing paragraph added by an editor.\n", encoding="utf-8")
+    changed = rebuild(fresh_build, embedder)
+    assert changed.updated == [asan.name]
+    assert 1 <= changed.embedded_chunks <= 2  # only the new paragraph's chunk (and none unchanged)
+
+    (fresh_build.sources_dir / "canberra.txt").unlink()
+    removed = rebuild(fresh_build, embedder)
+    assert removed.removed == ["canberra.txt"] and removed.embedded_chunks == 0
+    snapshot = load_snapshot(fresh_build.index_dir)
+    assert not any(c.doc_id == "canberra.txt" for c in snapshot.chunks)
+
+
+def test_model_change_forces_full_rebuild(fresh_build: BuildSettings, embedder):
+    first = rebuild(fresh_build, embedder)
+    same_model_other_name = SentenceTransformerEmbedder(resolve_model_path(DEFAULT_MODEL))
+    second = rebuild(fresh_build, same_model_other_name)
+    assert second.full_rebuild and second.embedded_chunks == first.chunks
+
+
+def test_unreadable_sources_are_skipped_and_reported(fresh_build: BuildSettings, embedder):
+    sources = fresh_build.sources_dir
+    (sources / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
+    (sources / "empty.md").write_text("   \n", encoding="utf-8")
+    (sources / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (sources / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    report = rebuild(fresh_build, embedder)
+    assert sorted(s["path"] for s in report.skipped) == ["binary.txt", "broken.pdf", "empty.md", "latin1.txt"]
+    assert report.documents == 2 and report.chunks > 20
+
+
+def test_html_and_markdown_sources(fresh_build: BuildSettings, embedder):
+    sources = fresh_build.sources_dir
+    (sources / "page.html").write_text(
+        "<html><head><title>Frigate plan</title></head><body><nav>Home | About | Contact</nav>"
+        "<article><h1>Frigate plan</h1><p>Australia will buy twelve new frigates for its navy over the next "
+        "decade, the defence minister said on Monday in Canberra.</p><p>The first ship is due in 2029, "
+        "according to the plan published by the ministry.</p></article><footer>Cookie settings</footer>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    (sources / "notes.md").write_text("# Notes\n\nThe frigates will be built in Adelaide.\n", encoding="utf-8")
+    rebuild(fresh_build, embedder)
+    snapshot = load_snapshot(fresh_build.index_dir)
+    page = snapshot.documents["page.html"]
+    assert page.title == "Frigate plan" and "twelve new frigates" in page.text and "Cookie" not in page.text
+    notes = [c for c in snapshot.chunks if c.doc_id == "notes.md"]
+    assert notes and notes[0].heading == "Notes" and notes[0].text == "The frigates will be built in Adelaide."
+
+
+def test_corrupt_index_is_reported_in_one_sentence(fresh_build: BuildSettings, embedder):
+    rebuild(fresh_build, embedder)
+    faiss_file = fresh_build.index_dir / "versions" / current_version(fresh_build.index_dir) / "index.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexCorrupt, match=r"python -m index build --full"):
+        load_snapshot(fresh_build.index_dir)
+    result = subprocess.run(
+        [sys.executable, "-m", "index", "search", "Albanese"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "RAGBOT_INDEX_DIR": str(fresh_build.index_dir), "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir)},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "damaged" in result.stderr
+    repaired = rebuild(fresh_build, embedder)  # a build repairs it without --full
+    assert repaired.full_rebuild and load_snapshot(fresh_build.index_dir).chunks
+
+
+def test_build_killed_halfway_leaves_old_index_serving(fresh_build: BuildSettings, embedder):
+    rebuild(fresh_build, embedder)
+    before = current_version(fresh_build.index_dir)
+    sentences = " ".join(f"Delegation {i} discussed maritime item {i} at length in session {i}." for i in range(4000))
+    (fresh_build.sources_dir / "big.txt").write_text(sentences, encoding="utf-8")
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(fresh_build.index_dir), "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "index", "build"], cwd=PROJECT, env=env)
+    time.sleep(12)  # past start-up, inside embedding 4,000 new sentences
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert current_version(fresh_build.index_dir) == before
+    snapshot = load_snapshot(fresh_build.index_dir)
+    assert not any(c.doc_id == "big.txt" for c in snapshot.chunks)
+
+
+def test_live_index_moves_to_a_new_snapshot(fresh_build: BuildSettings, embedder):
+    rebuild(fresh_build, embedder)
+    live = LiveIndex(fresh_build.index_dir, embedder, check_every=0)
+    old = live.retriever()
+    (fresh_build.sources_dir / "canberra.txt").write_text(NEW_SOURCE, encoding="utf-8")
+    rebuild(fresh_build, embedder)
+    new = live.retriever()
+    assert new.version != old.version
+    assert new.search("naval shipbuilding plan frigates", k=1)[0].chunk.doc_id == "canberra.txt"
+    assert all(h.chunk.doc_id != "canberra.txt" for h in old.search("naval shipbuilding plan frigates", k=3))
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Why did Albanese skip the NATO summit?", "Richard Marles"),
+        ("why did albanesse not go to den haag", "Richard Marles"),
+        ("What share of GDP does South Korea spend on defence?", "2.3%"),
+        ("Which countries belong to the Indo-Pacific four?", "New Zealand and Australia"),
+    ],
+)
+def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, question, expected):
+    retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
+    hits = retriever.search(question, k=5)
+    assert expected in hits[0].chunk.text
