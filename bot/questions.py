@@ -8,6 +8,7 @@ import unicodedata
 
 from bot.errors import BadQuestion
 
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]{0,200}>")
 _MARKDOWN = re.compile(r"[*_`~#>|\[\]]+|\]\([^)]*\)")
 _SPACE = re.compile(r"\s+")
@@ -19,7 +20,7 @@ def clean_question(raw: str, max_chars: int) -> str:
     Raises:
         BadQuestion: with a short message saying what to do instead.
     """
-    text = _SPACE.sub(" ", _MARKDOWN.sub(" ", _TAG.sub(" ", html.unescape(raw or "")))).strip()
+    text = _SPACE.sub(" ", _MARKDOWN.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", html.unescape(raw or ""))))).strip()
     if not text:
         raise BadQuestion("Please ask a question in words, for example: Why did Albanese skip the NATO summit?")
     if len(raw) > max_chars:

@@ -1,0 +1,123 @@
+"""The answering core on the real seed index: citations, abstention, follow-ups, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.answering import Answerer
+from bot.models import Answer
+from index.store import load_snapshot
+
+from tests.conftest import PROJECT
+
+
+def assert_quotes_verbatim(answer: Answer, source_dir) -> None:
+    for citation in answer.citations:
+        text = (source_dir / citation.source).read_text(encoding="utf-8")
+        assert text[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in answer.answer
+
+
+def test_headline_question_cites_domestic_reasons_and_marles(answerer: Answerer, seed_build):
+    answer = answerer.answer("Why did Albanese skip the summit?")
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "Richard Marles" in quotes and "domestic matters" in quotes
+    assert all(c.publisher == "Xpert.digital" and c.date == "2025-06-25" for c in answer.citations)
+    assert_quotes_verbatim(answer, seed_build.sources_dir)
+
+
+def test_number_question_cites_the_number(answerer: Answerer, seed_build):
+    answer = answerer.answer("What share of GDP does South Korea spend on defence?")
+    assert not answer.abstained
+    assert any("2.3%" in c.quote for c in answer.citations)
+    assert answer.citations[0].title.startswith("Asan Issue Brief")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "How do I bake sourdough bread?",
+        "What share of GDP does Japan spend on defence?",
+        "What did Zelensky say at the Hague summit?",
+        "How many troops does Australia contribute to NATO missions?",
+    ],
+)
+def test_questions_the_sources_do_not_answer_are_abstained(answerer: Answerer, question):
+    answer = answerer.answer(question)
+    assert answer.abstained and answer.citations == []
+    assert answer.answer.startswith("The sources don't say.")
+
+
+def test_every_quote_is_verbatim_at_its_offsets(answerer: Answerer, seed_build):
+    questions = [json.loads(line)["question"] for line in (PROJECT / "evals" / "questions.jsonl").open()]
+    snapshot = load_snapshot(seed_build.index_dir)
+    cited = 0
+    for question in questions:
+        answer = answerer.answer(question)
+        for c in answer.citations:
+            assert snapshot.documents[c.source].text[c.start : c.end] == c.quote
+        assert_quotes_verbatim(answer, seed_build.sources_dir)
+        cited += len(answer.citations)
+    assert cited > 40
+
+
+def test_follow_up_is_resolved_against_the_previous_question(answerer: Answerer):
+    first = answerer.answer("Why did Albanese stay away?")
+    follow_up = answerer.answer("and Ishiba?", previous=first.resolved_question)
+    assert follow_up.resolved_question == "Why did Ishiba stay away?"
+    assert not follow_up.abstained
+    assert any("Ishiba" in c.quote or "Trump" in c.quote for c in follow_up.citations)
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("", "Please ask a question in words"),
+        ("   \n\t ", "Please ask a question in words"),
+        ("why " * 5000, "20,000 characters long"),
+        ("🙂🎉🔥", "emoji and symbols alone"),
+        ("한국은 국방비로 얼마를 쓰나요?", "in English"),
+    ],
+)
+def test_bad_input_gets_a_short_clear_reply(answerer: Answerer, question, expected):
+    answer = answerer.answer(question)
+    assert answer.abstained and answer.problem and expected in answer.answer
+    assert len(answer.answer) < 200
+
+
+def test_markup_in_the_question_is_not_echoed(answerer: Answerer):
+    answer = answerer.answer("<script>alert(1)</script> **Why** did _Albanese_ skip the summit?")
+    assert "<script>" not in answer.answer and "alert(1)" not in answer.answer
+    assert not answer.abstained and "Albanese" in answer.resolved_question
+
+
+def test_cli_ask_json_reads_stdin_and_prints_one_object_per_line(seed_build):
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(seed_build.index_dir), "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        input="Who represented New Zealand at the summit?\nWhat is the capital of France?\n",
+        cwd=PROJECT, capture_output=True, text=True, timeout=180, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["abstained"] for line in lines] == [False, True]
+    first = lines[0]
+    assert "Luxon" in first["answer"] and first["index_version"]
+    assert {"n", "source", "title", "publisher", "date", "url", "quote", "start", "end"} <= set(first["citations"][0])
+
+
+def test_cli_ask_prints_sources_list(seed_build):
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(seed_build.index_dir), "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "Why did Albanese skip the summit?"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=180, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[1]" in result.stdout and "Sources:" in result.stdout and "Xpert.digital, 2025-06-25" in result.stdout
