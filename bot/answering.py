@@ -58,8 +58,10 @@ class Answerer:
         vector = retriever.embed_query(resolved)
         hits = retriever.search(resolved, k=self.options.top_k, vector=vector)
         profile = profile_question(resolved, retriever)
-        evidence = [e for e in judge_sentences(profile, hits, vector, retriever) if e.answers]
-        base = dict(question=question, resolved_question=resolved, index_version=retriever.version)
+        judged = [e for e in judge_sentences(profile, hits, vector, retriever) if e.entities_found and e.type_found]
+        evidence = [e for e in judged if e.answers]
+        support = round(judged[0].support, 4) if judged else 0.0
+        base = dict(question=question, resolved_question=resolved, index_version=retriever.version, support=support)
         if not evidence:
             related = _related_titles(retriever, hits)
             text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")

@@ -34,6 +34,7 @@ class Answer(Frozen):
     related_sources: list[str] = Field(default=[], description="titles named when abstaining")
     index_version: str | None = None
     composer: str = "extractive"
+    support: float = Field(default=0.0, description="best support score of a sentence that fits the question")
     dropped_sentences: int = 0
     seconds: float = 0.0
     problem: str | None = Field(default=None, description="set when the question itself could not be used")

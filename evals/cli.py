@@ -1,0 +1,104 @@
+"""`python -m evals run|squad|import-feedback|bench`: measure the bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from evals.errors import EvalError
+from index.config import Settings
+from index.errors import IndexStoreError
+
+DEFAULT_OUT = Path("evals/out")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    try:
+        return args.run(args, Settings())
+    except (EvalError, IndexStoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+    run = commands.add_parser("run", help="run the eval set, write reports, apply the gate")
+    run.add_argument("--cases", type=Path, default=None, help="eval file (default: evals/questions.jsonl)")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    run.add_argument("--composer", choices=["extractive", "generative"], default="extractive")
+    run.set_defaults(run=run_evals)
+    squad = commands.add_parser("squad", help="the SQuAD 2.0 dev-half benchmark with two baselines")
+    squad.add_argument("--limit", type=int, default=None, help="a fixed sample of N questions")
+    squad.add_argument("--data", type=Path, default=None)
+    squad.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    squad.set_defaults(run=run_squad)
+    feedback = commands.add_parser("import-feedback", help="turn 👎 presses into draft eval cases")
+    feedback.add_argument("--out", type=Path, default=Path("evals/drafts.jsonl"))
+    feedback.set_defaults(run=run_import_feedback)
+    bench = commands.add_parser("bench", help="speed, memory and scale benchmarks")
+    bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    bench.add_argument("--out", type=Path, default=Path("bench.json"))
+    bench.set_defaults(run=run_bench)
+    return parser
+
+
+def run_evals(args, settings: Settings) -> int:
+    from bot.cli import make_answerer
+    from evals.dataset import DEFAULT_PATH, load_cases
+    from evals.report import compare, gate, load_thresholds, summary_table, write_reports
+    from evals.runner import by_tag, run_cases, summarise
+
+    cases = load_cases(args.cases or DEFAULT_PATH, settings.sources_dir)
+    answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
+    if args.composer == "generative":
+        raise EvalError("the generative composer is not available yet (see the generative-answers issue)")
+    results = run_cases(answerer, cases, settings.sources_dir)
+    summary = summarise(results)
+    previous_path = args.out / "report.json"
+    previous = json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.exists() else None
+    report = {
+        "composer": args.composer,
+        "index_version": answerer.live_index.retriever().version,
+        "settings": json.loads(settings.model_dump_json(exclude={"telegram_bot_token", "llm_api_key"})),
+        "summary": summary,
+        "by_tag": by_tag(results),
+        "regressions": compare(summary, results, previous),
+        "gate_failures": gate(summary, load_thresholds()),
+        "cases": [r.model_dump() for r in results],
+    }
+    write_reports(args.out, report, results)
+    print(summary_table(summary))
+    failing = [r for r in results if r.failure]
+    print(f"\n{len(failing)} failing case(s); reports in {args.out}/report.{{json,md,html}}")
+    for line in report["regressions"]["metrics"] + report["regressions"]["cases"]:
+        print(f"REGRESSION {line}")
+    for line in report["gate_failures"]:
+        print(f"GATE {line}", file=sys.stderr)
+    return 1 if report["gate_failures"] else 0
+
+
+def run_squad(args, settings: Settings) -> int:
+    from evals.squad import DEFAULT_DATA, run_benchmark
+
+    return run_benchmark(args.data or DEFAULT_DATA, args.out, settings, limit=args.limit)
+
+
+def run_import_feedback(args, settings: Settings) -> int:
+    from evals.feedback import import_feedback
+
+    count = import_feedback(settings.feedback_path, args.out)
+    print(f"wrote {count} draft case(s) to {args.out}; complete their evidence and facts, then move them into evals/questions.jsonl")
+    return 0
+
+
+def run_bench(args, settings: Settings) -> int:
+    from evals.bench import run_bench as bench
+
+    return bench(settings, quick=args.quick, out=args.out)
