@@ -11,9 +11,14 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    Misspellings match by spelling similarity (see `index.lexical`).
 2. Answer type: "how many/how much/what share" needs a number in the sentence, "when/what year" a
    date, "who" a person's name. "Japan" + a percentage never occur in one sentence, so the
-   question about Japan's GDP share is not answered with South Korea's 2.3%.
-   At least one of the entities must also stand in the sentence itself, the text just before it in
-   its paragraph, or its heading: a sentence elsewhere in the section is about something else.
+   question about Japan's GDP share is not answered with South Korea's 2.3%. Questions other than
+   "why" also need the sentence grounded in the question's words: `MIN_TERM_COVERAGE` of its
+   content words, or a similarity of `STRONG_SIMILARITY`, or two of its named entities in the
+   sentence itself. ("Who is Australia's foreign minister?" is not answered with the defence
+   minister: nothing in that sentence says "foreign".)
+   At least half of the entities (IDF-weighted) must also stand in the sentence itself, the text
+   before it in its paragraph, or its heading: a sentence elsewhere in the section is about
+   something else. "According to X" names a source, not an entity, and is left out.
 3. Support: `SIM_WEIGHT * cosine(question, sentence) + COVERAGE_WEIGHT * term coverage +
    CONTEXT_WEIGHT * chunk term coverage + ENTITY_WEIGHT * entity share near the sentence`, where
    coverage is the IDF-weighted share of the question's other content words found in the
@@ -40,7 +45,11 @@ ENTITY_WEIGHT = 0.2
 ANSWER_THRESHOLD = 0.3
 MIN_ENTITY_SHARE = 0.5  # IDF-weighted share of the entities near the sentence
 NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
-WINDOW_CHARS = 300
+WINDOW_CHARS = 600
+MIN_TERM_COVERAGE = 0.15
+STRONG_SIMILARITY = 0.56
+REASON_BONUS = 0.05
+_REASON_CUE = re.compile(r"\b(because|due to|since|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
 NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
 
 _NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|long|fast)|what (share|percentage|percent|portion|proportion|amount|number)|by how much|how much)\b", re.I)
@@ -50,10 +59,15 @@ _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|half|twice|double|dozen|percent"
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|November|December)\b")
-_HAS_PERSON = re.compile(r"\b[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+\b")
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d.,%]*")
+_TITLE = r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|Ambassador)"
+_NAME = r"[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+"
+# A person's name: after a title ("Defense Minister Richard Marles"), or introduced as one
+# ("Christopher Johnstone from ...", "Lee Jae-Myung, who ..."); "South Korea, Japan" is not one.
+_HAS_PERSON = re.compile(rf"{_TITLE}\s+{_NAME}|\b{_NAME}(?:,? (?:who|from|of the)\b|, (?:a|an|the) )")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
 _QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how", "did", "does", "do", "is", "are", "i",
                    "was", "were", "can", "could", "according", "tell", "explain", "please"}
+_ACCORDING_TO = re.compile(r",?\s*according to\b[^,?]*|\bin the (?:article|brief|release|sources?)\b", re.I)
 _DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose", "of", "in"}
 _GENERIC = {"much", "many", "accord", "kind", "type", "happen", "main", "reason", "cause", "make", "made", "think", "mean", "source",
             "article", "brief", "say", "exactly", "actually", "really"}
@@ -90,21 +104,23 @@ class Evidence:
 
 def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
     """Find the answer type, the entities and the remaining content terms of a question."""
+    question = _ACCORDING_TO.sub("", question)  # names a source, not something the answer must mention
     entities: list[tuple[str, ...]] = []
     for match in _CAPITALISED.finditer(question):
-        word = match.group()
-        if match.start() == 0 and word.lower() in _QUESTION_WORDS | STOPWORDS:
-            continue
-        stems = tuple(normalise(word))
+        words = match.group().split()
+        if match.start() == 0 and words[0].lower() in _QUESTION_WORDS | STOPWORDS:
+            words = words[1:]
+        stems = tuple(normalise(" ".join(words)))
         if stems:
             entities.append(stems)
     entity_stems = {s for e in entities for s in e}
+    all_lower_case = not entities
     terms = []
     for term in normalise(question):
         if term in entity_stems or term in _GENERIC:
             continue
-        if any(m in retriever.proper_terms and similarity >= NAME_SIMILARITY for m, similarity in retriever.bm25.expand(term)):
-            entities.append((term,))  # a name written in lower case: "albanesse", "japan"
+        if all_lower_case and _looks_like_name(term, retriever):
+            entities.append((term,))  # "why did albanesse not go to den haag"
         else:
             terms.append(term)
     unknown = tuple(
@@ -125,6 +141,10 @@ def _asked_nouns(question: str) -> list[tuple[str, ...]]:
         if before.lower() in _DETERMINERS and word.islower() and word not in STOPWORDS and lone:
             heads.append(tuple(normalise(word)))
     return [stems for stems in heads if stems]
+
+
+def _looks_like_name(term: str, retriever: Retriever) -> bool:
+    return any(m in retriever.proper_terms and similarity >= NAME_SIMILARITY for m, similarity in retriever.bm25.expand(term))
 
 
 def _answer_type(question: str) -> str:
@@ -156,6 +176,14 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                 + COVERAGE_WEIGHT * coverage
                 + CONTEXT_WEIGHT * context_coverage
                 + ENTITY_WEIGHT * entity_share
+                + (REASON_BONUS if profile.answer_type == "reason" and _REASON_CUE.search(sentence) else 0.0)
+            )
+            grounded = (
+                profile.answer_type == "reason"
+                or not profile.terms
+                or coverage >= MIN_TERM_COVERAGE
+                or similarity >= STRONG_SIMILARITY
+                or sum(_found(e, set(normalise(sentence)), retriever) for e in profile.entities) >= 2
             )
             judged.append(
                 Evidence(
@@ -168,7 +196,7 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                     and all(_found(e, section, retriever) for e in profile.entities)
                     and entity_share >= MIN_ENTITY_SHARE,
                     entity_share=entity_share,
-                    type_found=_has_answer_type(profile.answer_type, sentence),
+                    type_found=_has_answer_type(profile.answer_type, sentence) and grounded,
                     support=support,
                 )
             )

@@ -36,6 +36,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         word = text[begin : match.start() + 1].split()[-1].rstrip(".").lower()
         if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             continue
+        if text.count('"', begin, match.start()) % 2:  # inside a quoted title: "Managing Decline? NATO's ..."
+            continue
         spans.append(_trimmed(text, begin, match.end()))
         begin = match.end()
     if text[begin:end].strip():

@@ -72,6 +72,8 @@ def stem(word: str) -> str:
             return word
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
         word = word[:-1]
+    if word.endswith(("ian", "ean")) and len(word) > 5:  # demonyms: Australian -> australia, Korean -> korea
+        word = word[:-1]
     return word
 
 
