@@ -7,6 +7,7 @@ or abstain when no sentence answers.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
 DUPLICATE_OVERLAP = 0.7
 RELATED_SIMILARITY = 0.25  # a hit this close is named as related when abstaining
 ABSTAIN_TEXT = "The sources don't say."
+_ANNOUNCES_LIST = re.compile(r"\b(two|three|four|five|several|following)\b[^.]*[:.]$", re.I)
+_ENUMERATED = re.compile(r"^(First|Second|Third|Fourth|Fifth|Finally|Lastly)\b")
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,11 @@ class Answerer:
             text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")
             return Answer(**base, answer=text, abstained=True, related_sources=related)
         chosen = select_sentences(evidence, retriever, is_list=_asks_for_list(resolved))
+        spans = [(c.chunk.doc_id, c.span.start, c.span.end) for c in chosen]
+        spans = _with_enumerations(spans, retriever)[:MAX_LIST_SENTENCES]
         citations, parts = [], []
-        for n, item in enumerate(chosen, 1):
-            citations.append(_citation(n, item, retriever))
+        for n, (doc_id, start, end) in enumerate(spans, 1):
+            citations.append(_citation(n, doc_id, start, end, retriever))
             parts.append(f"{citations[-1].quote} [{n}]")
         return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations)
 
@@ -99,8 +104,26 @@ def _overlap(a: str, b: str) -> float:
     return len(first & second) / max(1, min(len(first), len(second)))
 
 
-def _citation(n: int, item: Evidence, retriever: Retriever) -> Citation:
-    document = retriever.snapshot.documents[item.chunk.doc_id]
+def _with_enumerations(spans: list[tuple[str, int, int]], retriever: Retriever) -> list[tuple[str, int, int]]:
+    """A sentence announcing "three key considerations" brings the "First, ... Second, ..." after it."""
+    ordered = sorted(retriever.snapshot.sentence_rows)
+    result = []
+    for span in spans:
+        result.append(span)
+        text = retriever.snapshot.documents[span[0]].text
+        if not _ANNOUNCES_LIST.search(text[span[1] : span[2]]):
+            continue
+        following = [s for s in ordered if s[0] == span[0] and s[1] >= span[2]]
+        for item in following:
+            if not _ENUMERATED.match(text[item[1] : item[2]]):
+                break
+            if item not in result:
+                result.append(item)
+    return list(dict.fromkeys(result))
+
+
+def _citation(n: int, doc_id: str, start: int, end: int, retriever: Retriever) -> Citation:
+    document = retriever.snapshot.documents[doc_id]
     return Citation(
         n=n,
         source=document.id,
@@ -108,9 +131,9 @@ def _citation(n: int, item: Evidence, retriever: Retriever) -> Citation:
         publisher=document.publisher,
         date=document.date,
         url=document.url,
-        quote=document.text[item.span.start : item.span.end],
-        start=item.span.start,
-        end=item.span.end,
+        quote=document.text[start:end],
+        start=start,
+        end=end,
     )
 
 

@@ -68,7 +68,7 @@ _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]
 _QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how", "did", "does", "do", "is", "are", "i",
                    "was", "were", "can", "could", "according", "tell", "explain", "please"}
 _ACCORDING_TO = re.compile(r",?\s*according to\b[^,?]*|\bin the (?:article|brief|release|sources?)\b", re.I)
-_DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose", "of", "in"}
+_DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose"}
 _GENERIC = {"much", "many", "accord", "kind", "type", "happen", "main", "reason", "cause", "make", "made", "think", "mean", "source",
             "article", "brief", "say", "exactly", "actually", "really"}
 
@@ -138,7 +138,8 @@ def _asked_nouns(question: str) -> list[tuple[str, ...]]:
     heads = []
     for before, word, after in zip(words, words[1:], words[2:]):
         lone = after.lower() in STOPWORDS or not after[0].isalnum()
-        if before.lower() in _DETERMINERS and word.islower() and word not in STOPWORDS and lone:
+        noun = word.islower() and word not in STOPWORDS and not word.endswith("ing")
+        if before.lower() in _DETERMINERS and noun and lone:
             heads.append(tuple(normalise(word)))
     return [stems for stems in heads if stems]
 
@@ -169,7 +170,7 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
             row = snapshot.sentence_rows[(chunk.doc_id, span.start, span.end)]
             similarity = float(snapshot.sentence_vectors[row] @ vector)
             coverage = _coverage(profile.terms, set(normalise(f"{chunk.heading}\n{sentence}")), retriever)
-            near = set(normalise(f"{chunk.heading}\n{_window(document.text, span)}"))
+            near = set(normalise(f"{document.title}\n{chunk.heading}\n{_window(document.text, span)}"))
             entity_share = _share(profile.entities, near, retriever)
             support = (
                 SIM_WEIGHT * similarity

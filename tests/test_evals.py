@@ -1,0 +1,68 @@
+"""The eval suite: dataset validation, metric definitions, and the gate run end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from evals import metrics
+from evals.dataset import DEFAULT_PATH, load_cases
+from evals.errors import DatasetError
+
+from tests.conftest import PROJECT, SEED_SOURCES
+
+
+def test_eval_set_loads_and_covers_the_required_kinds():
+    cases = load_cases(DEFAULT_PATH, SEED_SOURCES)
+    tags = {t for c in cases for t in c.tags}
+    assert len(cases) >= 60
+    assert {"paraphrase", "misspelling", "variant", "multi", "followup", "on-topic", "off-topic"} <= tags
+    assert sum(not c.answerable for c in cases) >= 20
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"id": "x", "question": "q?", "answerable": true}', "needs at least one evidence quote"),
+        ('{"id": "x", "question": "q?", "answerable": true, "evidence": [{"source": "asan-managing-decline-nato-2025.txt", "quote": "not in the file at all"}]}', "not found verbatim"),
+        ('{"id": "x", "question": "q?", "answerable": false, "follows": "nope"}', "not an earlier case"),
+        ('{"id": "x", "answerable": false}', "question"),
+    ],
+)
+def test_a_broken_case_is_reported_with_file_and_line(tmp_path, line, message):
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"id": "ok", "question": "fine?", "answerable": false}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=rf"cases.jsonl:2: .*{message}"):
+        load_cases(path, SEED_SOURCES)
+
+
+def test_metric_definitions():
+    assert metrics.first_relevant_rank([False, False, True]) == 3
+    assert metrics.hit_at(3, 1) == 0.0 and metrics.hit_at(3, 5) == 1.0
+    assert metrics.reciprocal_rank(4) == 0.25 and metrics.reciprocal_rank(None) == 0.0
+    assert metrics.fact_present("5%|five percent", "raise it to five percent") is True
+    assert metrics.fact_present("2.3%", "around 2.4% of GDP") is False
+    assert metrics.sentences_cited("One [1] Two [2]") == 1.0
+    assert metrics.sentences_cited("One [1] Two without a marker.") == 0.5
+    assert metrics.percentile([1, 2, 3, 4], 50) == 2.5
+    assert metrics.share([]) is None
+
+
+def test_eval_run_passes_its_gate_and_writes_reports(seed_build, tmp_path):
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(seed_build.index_dir), "RAGBOT_SOURCES_DIR": str(SEED_SOURCES)}
+    command = [sys.executable, "-m", "evals", "run", "--out", str(tmp_path)]
+    first = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["quote_validity"] == 1.0 and report["gate_failures"] == []
+    assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "## Failing cases" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    # A previous run that was better is flagged as a regression.
+    report["summary"]["hit@1"] = 1.0
+    (tmp_path / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    second = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, env=env)
+    assert "REGRESSION hit@1: 1.000 ->" in second.stdout
