@@ -7,6 +7,7 @@ import logging
 import sys
 
 from bot.answering import Answerer, AnswerOptions
+from bot.errors import BotError
 from bot.models import Answer
 from index.build import rebuild
 from index.config import Settings
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         return args.run(args, settings)
-    except IndexStoreError as exc:
+    except (IndexStoreError, BotError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -87,8 +88,10 @@ def run_chat(args, settings: Settings) -> int:
 
 
 def run_serve(args, settings: Settings) -> int:
-    from bot.telegram_app import serve
+    from bot.telegram_app import check_token, serve
 
+    check_token(settings)  # before loading anything: a missing token is one sentence, at once
+    logging.getLogger().setLevel(logging.INFO)
     return serve(settings, make_answerer(settings), webhook_url=args.webhook, listen=args.listen)
 
 

@@ -1,7 +1,8 @@
 """Errors of the answering core; the CLI prints them, the Telegram bot replies with them.
 
     BotError
-    └── BadQuestion    the question cannot be answered as asked (empty, too long, no words)
+    ├── BadQuestion    the question cannot be answered as asked (empty, too long, no words)
+    └── ConfigError    a setting is missing or malformed (the token, the webhook address)
 """
 
 
@@ -11,3 +12,7 @@ class BotError(Exception):
 
 class BadQuestion(BotError):
     """The question is empty, too long, or has nothing to search for."""
+
+
+class ConfigError(BotError):
+    """A setting is missing or malformed (never echoes a secret)."""

@@ -18,7 +18,7 @@ from index.embedding import DEFAULT_MODEL
 class Settings(BaseSettings):
     """Every setting, with its environment variable `RAGBOT_<NAME>` unless noted."""
 
-    model_config = SettingsConfigDict(env_prefix="RAGBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAGBOT_", env_file=".env", extra="ignore", populate_by_name=True)
 
     sources_dir: Path = Path("sources")
     index_dir: Path = Path(".ragbot/index")
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     )
     allowed_ids: list[int] = Field(default_factory=list, description="user or chat ids; empty = everyone")
     rate_limit_per_minute: int = Field(20, ge=1)
+    webhook_secret: SecretStr | None = None
     feedback_path: Path = Path(".ragbot/feedback.jsonl")
     watch_sources: bool = False
 

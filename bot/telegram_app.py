@@ -1,0 +1,284 @@
+"""The Telegram bot: translates updates into questions for the `Answerer` and answers into messages.
+
+No retrieval here: a question goes to `Answerer.answer` in a worker thread, the `Answer` comes back
+and `bot.formatting` turns it into HTML. This module only deals with Telegram: who may ask, when to
+answer in groups, follow-ups by reply, feedback buttons, retries, and start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.answering import Answerer
+from bot.errors import ConfigError
+from bot.feedback import FeedbackStore
+from bot.formatting import to_plain_text, to_telegram_html
+from bot.limits import AccessList, RateLimiter
+from bot.models import Answer
+from index.config import Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+SEND_ATTEMPTS = 5
+EXAMPLES = ("Why did Albanese skip the summit?", "What share of GDP does South Korea spend on defence?",
+            "Who represented New Zealand at the summit?")
+COMMANDS = [BotCommand("start", "what I know and how to ask"), BotCommand("help", "how to ask"),
+            BotCommand("sources", "the documents I answer from")]
+
+
+@dataclass
+class BotServices:
+    """What the handlers share (kept in `bot_data["services"]`)."""
+
+    answerer: Answerer
+    feedback: FeedbackStore
+    access: AccessList
+    rate: RateLimiter
+    chat_locks: dict[int, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
+    return context.application.bot_data["services"]
+
+
+def check_token(settings: Settings) -> str:
+    """The bot token, or a `ConfigError` that says what is wrong without showing it."""
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token.")
+    token = settings.telegram_bot_token.get_secret_value().strip()
+    if not TOKEN_PATTERN.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN is malformed: it should look like 123456:ABC-DEF..., as @BotFather gives it.")
+    return token
+
+
+def build_application(settings: Settings, answerer: Answerer) -> Application:
+    """The PTB `Application` with every handler registered (not yet running)."""
+    token = check_token(settings)
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_base)
+        .concurrent_updates(True)  # a slow question in one chat never blocks the others
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data["services"] = BotServices(
+        answerer=answerer,
+        feedback=FeedbackStore(settings.feedback_path),
+        access=AccessList(settings.allowed_ids),
+        rate=RateLimiter(settings.rate_limit_per_minute),
+    )
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("sources", sources_command))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, question))
+    application.add_handler(CallbackQueryHandler(feedback_pressed, pattern=r"^fb:"))
+    application.add_error_handler(on_error)
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    await application.bot.set_my_commands(COMMANDS)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: what the bot knows, and example questions."""
+    if not await _admitted(update, context):
+        return
+    examples = "\n".join(f"• {html.escape(e)}" for e in EXAMPLES)
+    text = (f"I answer questions from these sources and quote the passages I rely on:\n\n{_source_list(context)}"
+            f"\n\nTry:\n{examples}\n\nIn groups, mention me or reply to my answer.")
+    await _send(update.effective_message.reply_html, text)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: how to ask."""
+    if not await _admitted(update, context):
+        return
+    text = ("Ask a question in plain English. Every sentence of my answer quotes a source, marked [n]; "
+            "the Sources below it show the exact passage. If the sources don't say, I tell you so.\n"
+            "Reply to one of my answers to ask a follow-up (\"and Ishiba?\"). /sources lists the documents.")
+    await _send(update.effective_message.reply_text, text)
+
+
+async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sources: the indexed documents."""
+    if not await _admitted(update, context):
+        return
+    await _send(update.effective_message.reply_html, _source_list(context), disable_web_page_preview=True)
+
+
+def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
+    documents = services(context).answerer.live_index.retriever().snapshot.documents.values()
+    lines = []
+    for d in sorted(documents, key=lambda d: d.date, reverse=True):
+        title = f'<a href="{html.escape(d.url, quote=True)}">{html.escape(d.title)}</a>' if d.url else html.escape(d.title)
+        meta = ", ".join(html.escape(p) for p in (d.publisher, d.date) if p)
+        lines.append(f"• {title}{f' ({meta})' if meta else ''}")
+    return "\n".join(lines)
+
+
+async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A text message: answer it if it is for us (private chat, mention, or reply to us)."""
+    message = update.effective_message
+    text = _addressed_text(message, context.bot.username)
+    if text is None or not await _admitted(update, context):
+        return
+    shared = services(context)
+    if not shared.rate.allow(update.effective_user.id):
+        await _send(message.reply_text, "You're asking faster than I can read — please wait a minute and try again.")
+        return
+    async with shared.chat_locks[message.chat_id]:  # answers in a chat go out in the order asked
+        await _send(context.bot.send_chat_action, chat_id=message.chat_id, action=ChatAction.TYPING)
+        previous = _previous_question(message, context)
+        answer = await asyncio.to_thread(shared.answerer.answer, text, previous)
+        sent = await deliver(context, message, answer)
+        if answer.resolved_question:
+            context.chat_data["previous"] = answer.resolved_question
+            context.chat_data.setdefault("asked", {})[sent.message_id] = answer.resolved_question
+
+
+def _addressed_text(message: Message | None, username: str) -> str | None:
+    """The question in `message` if it is meant for the bot, else None."""
+    if message is None or message.text is None:
+        return None
+    if message.chat.type == ChatType.PRIVATE:
+        return message.text
+    mention = f"@{username}"
+    replied_to_us = message.reply_to_message is not None and message.reply_to_message.from_user is not None \
+        and message.reply_to_message.from_user.username == username
+    if mention.lower() in message.text.lower():
+        return re.sub(re.escape(mention), " ", message.text, flags=re.IGNORECASE).strip()
+    return message.text if replied_to_us else None
+
+
+def _previous_question(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The question a follow-up refers to: the answer replied to, else the chat's last question."""
+    asked = context.chat_data.get("asked", {})
+    if message.reply_to_message is not None and message.reply_to_message.message_id in asked:
+        return asked[message.reply_to_message.message_id]
+    return context.chat_data.get("previous")
+
+
+async def deliver(context: ContextTypes.DEFAULT_TYPE, message: Message, answer: Answer) -> Message:
+    """Send the answer as HTML (plain text if Telegram rejects the HTML); buttons on the last part."""
+    key = services(context).feedback.remember(answer, message.chat_id)
+    buttons = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data=f"fb:up:{key}"),
+                                     InlineKeyboardButton("👎", callback_data=f"fb:down:{key}")]])
+    try:
+        return await _send_parts(context, message, to_telegram_html(answer), buttons, ParseMode.HTML)
+    except BadRequest as exc:
+        log.warning("Telegram rejected the HTML answer (%s); sending plain text", exc.message)
+        return await _send_parts(context, message, to_plain_text(answer), buttons, None)
+
+
+async def _send_parts(context, message: Message, parts: list[str], buttons, parse_mode) -> Message:
+    sent = None
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        sent = await _send(
+            context.bot.send_message, chat_id=message.chat_id, text=part, parse_mode=parse_mode,
+            reply_to_message_id=message.message_id if i == 0 else None,
+            reply_markup=buttons if last else None, disable_web_page_preview=True,
+        )
+    return sent
+
+
+async def _send(call, *args, **kwargs):
+    """Call the Bot API, waiting out 429s and retrying transient network and 5xx errors."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await call(*args, **kwargs)
+        except RetryAfter as exc:
+            delay = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
+            log.info("Telegram asked to retry after %s s", delay)
+            await asyncio.sleep(float(delay))
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest) or attempt == SEND_ATTEMPTS:
+                raise
+            log.info("transient Telegram error (%s), retry %d", exc.__class__.__name__, attempt)
+            await asyncio.sleep(0.2 * 2**attempt)
+    raise NetworkError("gave up after repeated retry-after answers")
+
+
+async def feedback_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A 👍/👎 press: store it, thank the user, remove the buttons."""
+    query = update.callback_query
+    _, vote, key = query.data.split(":", 2)
+    stored = services(context).feedback.record(key, vote, query.from_user.id)
+    await _send(query.answer, "Thanks for the feedback!" if stored else "That answer is too old to rate.")
+    if stored:
+        await _send(query.edit_message_reply_markup, reply_markup=None)
+
+
+async def _admitted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user, chat = update.effective_user, update.effective_chat
+    if services(context).access.permits(user.id if user else None, chat.id if chat else None):
+        return True
+    await _send(update.effective_message.reply_text, "Sorry, this bot is private. Ask its owner to add you.")
+    return False
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error; tell the user something went wrong; keep running."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, "Sorry, something went wrong on my side. Please try again.")
+        except Exception:  # the apology itself failed: the log line above is all we can do
+            log.warning("could not send the apology", exc_info=True)
+
+
+def serve(settings: Settings, answerer: Answerer, webhook_url: str | None = None, listen: str = "127.0.0.1:8443") -> int:
+    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook with a secret token."""
+    application = build_application(settings, answerer)
+    quiet_http_logs(application.bot.token)
+    if webhook_url is None:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        return 0
+    host, _, port = listen.rpartition(":")
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+    application.run_webhook(
+        listen=host or "127.0.0.1", port=int(port), url_path=urlparse(webhook_url).path.lstrip("/"),
+        webhook_url=webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
+    )
+    return 0
+
+
+def quiet_http_logs(token: str | None = None) -> None:
+    """Keep the token out of the logs: httpx logs request URLs at INFO and PTB logs the API URL at
+    DEBUG, and both contain it. Quieten them, and redact the token from whatever still gets out."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.INFO)
+    if token:
+        redact = TokenRedactor(token)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redact)
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces the bot token in a log record's message with [token]."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "[token]"), None
+        return True

@@ -1,0 +1,218 @@
+"""The Telegram bot end to end: the real PTB Application over HTTP against a local Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from bot.answering import Answerer
+from bot.errors import ConfigError
+from bot.telegram_app import build_application, check_token
+from index.config import Settings
+from tests.botapi import BOT_USER, FakeBotAPI
+
+TOKEN = "123456:" + "A" * 35
+
+
+def make_settings(api: FakeBotAPI, tmp_path, **overrides) -> Settings:
+    return Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_base=api.base_url,
+                    feedback_path=tmp_path / "feedback.jsonl", **overrides)
+
+
+@contextmanager
+def running_bot(settings: Settings, answerer: Answerer, webhook: dict | None = None):
+    """Run the PTB Application (polling, or a webhook server) in a thread with its own loop."""
+    ready, loop_box = threading.Event(), {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop_box["loop"], loop_box["stop"] = asyncio.get_running_loop(), stop
+        application = build_application(settings, answerer)
+        async with application:
+            await application.post_init(application)  # as run_polling/run_webhook do
+            await application.start()
+            if webhook:
+                await application.updater.start_webhook(**webhook)
+            else:
+                await application.updater.start_polling(poll_interval=0.0, timeout=1)
+            ready.set()
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(60), "the bot did not start"
+    try:
+        yield
+    finally:
+        loop_box["loop"].call_soon_threadsafe(loop_box["stop"].set)
+        thread.join(60)
+
+
+@pytest.fixture
+def api():
+    with FakeBotAPI() as server:
+        yield server
+
+
+def replies_to(api: FakeBotAPI, message_id: int) -> list[dict]:
+    return [m for m in api.sent() if reply_id(m) == message_id]
+
+
+def reply_id(message: dict) -> int | None:
+    return (message.get("reply_parameters") or {}).get("message_id")
+
+
+def test_private_question_is_answered_with_citations_and_buttons(api, answerer, tmp_path):
+    update = api.message("Why did Albanese skip the summit?")
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(update)
+        assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]))
+    reply = replies_to(api, update["message"]["message_id"])[0]
+    assert reply["parse_mode"] == "HTML" and "[1]" in reply["text"] and "Richard Marles" in reply["text"]
+    assert "<blockquote expandable>" in reply["text"] and "Xpert.digital" in reply["text"]
+    buttons = reply["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["👍", "👎"]
+    assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
+    assert {"chat_id": 1001, "action": "typing"}.items() <= api.sent("sendChatAction")[0].items()
+    assert [c["command"] for c in api.sent("setMyCommands")[0]["commands"]] == ["start", "help", "sources"]
+
+
+def test_commands_start_help_sources(api, answerer, tmp_path):
+    updates = [api.message(text) for text in ("/start", "/help", "/sources")]
+    with running_bot(make_settings(api, tmp_path), answerer):
+        for update in updates:
+            api.inject(update)
+        assert api.wait_for(lambda: len(api.sent()) >= 3)
+    start, help_text, sources = (api.sent()[i]["text"] for i in range(3))
+    assert "Asan Issue Brief" in start and "2025-06-25" in start and "Why did Albanese skip" in start
+    assert "follow-up" in help_text
+    assert "The Asan Institute for Policy Studies" in sources and "Xpert.digital" in sources
+
+
+def test_group_answers_only_mentions_and_replies(api, answerer, tmp_path):
+    plain = api.message("Why did Albanese skip the summit?", chat_id=-100, chat_type="supergroup")
+    mention = api.message(f"@{BOT_USER['username']} Why did Albanese stay away?", chat_id=-100, chat_type="supergroup")
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(plain)
+        api.inject(mention)
+        assert api.wait_for(lambda: replies_to(api, mention["message"]["message_id"]))
+        answer = replies_to(api, mention["message"]["message_id"])[0]
+        bot_message = {"message_id": answer["sent_message_id"], "date": 0, "chat": {"id": -100, "type": "supergroup"}, "from": BOT_USER,
+                       "text": answer["text"]}
+        follow_up = api.message("and Ishiba?", chat_id=-100, chat_type="supergroup", reply_to=bot_message)
+        api.inject(follow_up)
+        assert api.wait_for(lambda: replies_to(api, follow_up["message"]["message_id"]))
+    assert "Marles" in answer["text"]
+    assert replies_to(api, plain["message"]["message_id"]) == []
+    assert "Ishiba" in replies_to(api, follow_up["message"]["message_id"])[0]["text"]
+
+
+def test_feedback_press_is_stored_and_acknowledged(api, answerer, tmp_path):
+    update = api.message("What share of GDP does South Korea spend on defence?")
+    settings = make_settings(api, tmp_path)
+    with running_bot(settings, answerer):
+        api.inject(update)
+        assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]))
+        reply = replies_to(api, update["message"]["message_id"])[0]
+        down = reply["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        message = {"message_id": 9001, "date": 0, "chat": {"id": 1001, "type": "private"}, "from": BOT_USER, "text": reply["text"]}
+        api.inject(api.press(message, down))
+        assert api.wait_for(lambda: api.sent("answerCallbackQuery") and api.sent("editMessageReplyMarkup"))
+    stored = [json.loads(line) for line in settings.feedback_path.read_text(encoding="utf-8").splitlines()]
+    assert len(stored) == 1 and stored[0]["vote"] == "down"
+    assert stored[0]["question"].startswith("What share of GDP") and stored[0]["index_version"]
+    assert any("2.3%" in c["quote"] for c in stored[0]["citations"])
+    assert api.sent("answerCallbackQuery")[0]["text"] == "Thanks for the feedback!"
+
+
+@pytest.mark.parametrize("failure", [dict(status=429, retry_after=1), dict(status=500, count=2), dict(drop=True)])
+def test_transient_failures_are_survived_and_delivered_once(api, answerer, tmp_path, failure):
+    update = api.message("Who represented New Zealand at the summit?")
+    api.fail("sendMessage", **failure)
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(update)
+        assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]))
+        api.wait_for(lambda: False, timeout=1.0)  # a duplicate would arrive now
+    assert len(replies_to(api, update["message"]["message_id"])) == 1
+
+
+def test_fifty_chats_four_questions_each_answered_once_in_order(api, answerer, tmp_path):
+    questions = ["Who represented New Zealand at the summit?", "What share of GDP does South Korea spend on defence?",
+                 "Why did Albanese skip the summit?", "What is the capital of France?"]
+    updates = {chat: [api.message(q, chat_id=chat, user_id=chat) for q in questions] for chat in range(1, 51)}
+    with running_bot(make_settings(api, tmp_path), answerer):
+        for round_ in range(4):
+            for chat in updates:
+                api.inject(updates[chat][round_])
+        assert api.wait_for(lambda: len(api.sent()) >= 200, timeout=300)
+    sent = api.sent()
+    assert len(sent) == 200
+    for chat, chat_updates in updates.items():
+        replied = [reply_id(m) for m in sent if m["chat_id"] == chat]
+        assert replied == [u["message"]["message_id"] for u in chat_updates]
+
+
+def test_unauthorised_user_is_refused_and_nothing_answered(api, answerer, tmp_path):
+    update = api.message("Why did Albanese skip the summit?", user_id=666, chat_id=666)
+    with running_bot(make_settings(api, tmp_path, allowed_ids=[1001]), answerer):
+        api.inject(update)
+        assert api.wait_for(lambda: api.sent())
+    assert [m["text"] for m in api.sent()] == ["Sorry, this bot is private. Ask its owner to add you."]
+
+
+def test_rate_limit_replies_slow_down(api, answerer, tmp_path):
+    updates = [api.message("Who represented New Zealand at the summit?") for _ in range(3)]
+    with running_bot(make_settings(api, tmp_path, rate_limit_per_minute=2), answerer):
+        for update in updates:
+            api.inject(update)
+        assert api.wait_for(lambda: len(api.sent()) >= 3)
+    assert sum("faster than I can read" in m["text"] for m in api.sent()) == 1
+
+
+def test_webhook_rejects_a_forged_secret(api, answerer, tmp_path):
+    port = _free_port()
+    webhook = dict(listen="127.0.0.1", port=port, url_path="hook", webhook_url=f"http://127.0.0.1:{port}/hook",
+                   secret_token="the-real-secret")
+    update = {"update_id": 1, **api.message("Who represented New Zealand at the summit?")}
+    with running_bot(make_settings(api, tmp_path), answerer, webhook=webhook):
+        forged = httpx.post(f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
+        genuine = httpx.post(f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "the-real-secret"})
+        assert api.wait_for(lambda: api.sent())
+    assert forged.status_code == 403 and genuine.status_code == 200
+    assert len(api.sent()) == 1 and api.sent("setWebhook")[0]["secret_token"] == "the-real-secret"
+
+
+@pytest.mark.parametrize("token, message", [(None, "not set"), ("not-a-token", "malformed")])
+def test_missing_or_malformed_token_is_one_clear_sentence(token, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        check_token(Settings(_env_file=None, telegram_bot_token=token))
+    assert "not-a-token" not in str(error.value)
+
+
+def test_token_never_reaches_the_logs(api, answerer, tmp_path, caplog):
+    update = api.message("Who represented New Zealand at the summit?")
+    api.fail("sendMessage", status=500)
+    with caplog.at_level(logging.DEBUG):
+        from bot.telegram_app import quiet_http_logs
+
+        quiet_http_logs()
+        with running_bot(make_settings(api, tmp_path), answerer):
+            api.inject(update)
+            assert api.wait_for(lambda: api.sent())
+    assert caplog.records and TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
