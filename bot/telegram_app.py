@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 SEND_ATTEMPTS = 5
+WATCH_INTERVAL = 5.0
 EXAMPLES = ("Why did Albanese skip the summit?", "What share of GDP does South Korea spend on defence?",
             "Who represented New Zealand at the summit?")
 COMMANDS = [BotCommand("start", "what I know and how to ask"), BotCommand("help", "how to ask"),
@@ -81,6 +82,8 @@ def build_application(settings: Settings, answerer: Answerer) -> Application:
         access=AccessList(settings.allowed_ids),
         rate=RateLimiter(settings.rate_limit_per_minute),
     )
+    if settings.watch_sources:
+        application.bot_data["watch"] = (settings.build_settings(), answerer.live_index.embedder, WATCH_INTERVAL)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("sources", sources_command))
@@ -92,6 +95,25 @@ def build_application(settings: Settings, answerer: Answerer) -> Application:
 
 async def _post_init(application: Application) -> None:
     await application.bot.set_my_commands(COMMANDS)
+    watched = application.bot_data.get("watch")
+    if watched:
+        application.create_task(_watch_sources(*watched), name="watch-sources")
+
+
+async def _watch_sources(build_settings, embedder, interval: float) -> None:
+    """Rebuild the index when files in sources/ change; the LiveIndex then serves the new one."""
+    from index.build import rebuild
+    from index.status import index_status
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if (await asyncio.to_thread(index_status, build_settings)).stale:
+                report = await asyncio.to_thread(rebuild, build_settings, embedder)
+                log.info("sources changed: index %s (%d added, %d updated, %d removed)", report.version,
+                         len(report.added), len(report.updated), len(report.removed))
+        except Exception:  # a failed rebuild leaves the old index serving; try again next round
+            log.exception("rebuilding the index after a source change failed")
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -216,3 +216,57 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_index_rebuilt_while_running_is_used_for_the_next_answer(api, embedder, fresh_build, tmp_path):
+    from index.build import rebuild
+    from index.retriever import LiveIndex
+
+    rebuild(fresh_build, embedder)
+    live_answerer = Answerer(LiveIndex(fresh_build.index_dir, embedder, check_every=0))
+    question = "How many frigates will Australia buy for its navy?"
+    first, second = api.message(question), api.message(question)
+    with running_bot(make_settings(api, tmp_path), live_answerer):
+        api.inject(first)
+        assert api.wait_for(lambda: replies_to(api, first["message"]["message_id"]))
+        (fresh_build.sources_dir / "frigates.txt").write_text(
+            "Frigate plan\n\nAustralia will buy twelve new frigates for its navy over the next decade, the defence "
+            "minister said in Canberra.\n", encoding="utf-8")
+        rebuild(fresh_build, embedder)  # as `python -m index build` in another process would
+        api.inject(second)
+        assert api.wait_for(lambda: replies_to(api, second["message"]["message_id"]))
+    assert "don't say" in replies_to(api, first["message"]["message_id"])[0]["text"]
+    assert "twelve new frigates" in replies_to(api, second["message"]["message_id"])[0]["text"]
+
+
+def test_sigterm_under_load_loses_and_repeats_nothing(api, seed_build, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url,
+           "RAGBOT_INDEX_DIR": str(seed_build.index_dir), "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir),
+           "RAGBOT_FEEDBACK_PATH": str(tmp_path / "feedback.jsonl"), "RAGBOT_RATE_LIMIT_PER_MINUTE": "1000"}
+    questions = ["Who represented New Zealand at the summit?", "Why did Albanese skip the summit?"]
+    updates = [api.message(questions[i % 2], chat_id=100 + i % 10, user_id=100 + i % 10) for i in range(30)]
+    for update in updates:
+        api.inject(update)
+    command = [sys.executable, "-m", "bot", "serve"]
+    first = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
+    assert api.wait_for(lambda: len(api.sent()) >= 3, timeout=120)
+    first.send_signal(signal.SIGTERM)
+    _, log = first.communicate(timeout=120)
+    assert first.returncode == 0, log
+    assert TOKEN.split(":")[1] not in log
+    second = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert api.wait_for(lambda: len(api.sent()) >= 30, timeout=180)
+        api.wait_for(lambda: False, timeout=2)  # a repeated answer would arrive now
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=120)
+    answered = sorted(reply_id(m) for m in api.sent())
+    assert answered == sorted(u["message"]["message_id"] for u in updates)
