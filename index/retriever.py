@@ -22,7 +22,7 @@ from index.store import Snapshot, current_version, load_snapshot
 
 log = logging.getLogger(__name__)
 
-LEXICAL_WEIGHT = 0.3
+LEXICAL_WEIGHT = 0.4
 CANDIDATES = 50
 
 

@@ -66,3 +66,32 @@ def test_eval_run_passes_its_gate_and_writes_reports(seed_build, tmp_path):
     (tmp_path / "report.json").write_text(json.dumps(report), encoding="utf-8")
     second = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, env=env)
     assert "REGRESSION hit@1: 1.000 ->" in second.stdout
+
+
+def test_import_feedback_drafts_only_thumbs_down(tmp_path):
+    from evals.feedback import import_feedback
+
+    feedback = tmp_path / "feedback.jsonl"
+    entry = {"vote": "down", "question": "Who won?", "answer": "The sources don't say.", "abstained": True,
+             "citations": [], "index_version": "v1"}
+    feedback.write_text("\n".join(json.dumps(e) for e in (entry, {**entry, "vote": "up", "question": "Other?"})) + "\n")
+    drafts = tmp_path / "drafts.jsonl"
+    assert import_feedback(feedback, drafts) == 1
+    assert import_feedback(feedback, drafts) == 0  # not drafted twice
+    draft = json.loads(drafts.read_text())
+    assert draft["question"] == "Who won?" and draft["bot_said"]["abstained"] is True
+
+
+def test_squad_benchmark_runs_with_baselines(tmp_path):
+    data = json.loads((PROJECT.parent / "shared/benchmarks/squad2-dev/dev-v2.0-half.json").read_text(encoding="utf-8"))
+    mini = {"version": "v2.0", "data": [dict(data["data"][0], paragraphs=data["data"][0]["paragraphs"][:12])]}
+    (tmp_path / "mini.json").write_text(json.dumps(mini), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "evals", "squad", "--data", str(tmp_path / "mini.json"), "--limit", "40", "--out", str(tmp_path)],
+        cwd=PROJECT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "squad.json").read_text(encoding="utf-8"))
+    assert report["questions"] == 40 and set(report) >= {"ours", "dense-only", "bm25-only"}
+    assert report["ours"]["hit@5"] > 0.5 and report["dense-only"]["abstention_recall"] == 0.0
+    assert "| hit@1 |" in result.stdout
