@@ -17,7 +17,6 @@ or an answerable case without evidence is reported with the file and line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator

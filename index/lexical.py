@@ -103,6 +103,7 @@ class BM25:
             for term, tf in counts.items():
                 self.postings[term].append((row, tf))
         self.vocabulary = sorted(self.postings)
+        self._expansions: dict[str, list[tuple[str, float]]] = {}
 
     def idf(self, term: str) -> float:
         df = len(self.postings.get(term, ()))
@@ -112,8 +113,10 @@ class BM25:
         """The term itself if the corpus has it, else its closest spellings with their similarity."""
         if term in self.postings or len(term) < 4:
             return [(term, 1.0)]
-        close = difflib.get_close_matches(term, self.vocabulary, n=3, cutoff=FUZZY_CUTOFF)
-        return [(c, difflib.SequenceMatcher(None, term, c).ratio()) for c in close]
+        if term not in self._expansions:  # difflib scans the whole vocabulary: once per term
+            close = difflib.get_close_matches(term, self.vocabulary, n=3, cutoff=FUZZY_CUTOFF)
+            self._expansions[term] = [(c, difflib.SequenceMatcher(None, term, c).ratio()) for c in close]
+        return self._expansions[term]
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (zeros where nothing matched)."""

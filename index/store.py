@@ -16,7 +16,6 @@ so a build killed halfway leaves the previous snapshot serving.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import time

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
 from bot.answering import Answerer
 from bot.errors import ConfigError
-from bot.telegram_app import build_application, check_token
+from bot.telegram_app import check_token
 from index.config import Settings
-from tests.botapi import BOT_USER, FakeBotAPI
+from evals.fake_botapi import BOT_USER, FakeBotAPI, running_bot
 
 TOKEN = "123456:" + "A" * 35
 
@@ -23,37 +20,6 @@ TOKEN = "123456:" + "A" * 35
 def make_settings(api: FakeBotAPI, tmp_path, **overrides) -> Settings:
     return Settings(_env_file=None, telegram_bot_token=TOKEN, telegram_api_base=api.base_url,
                     feedback_path=tmp_path / "feedback.jsonl", **overrides)
-
-
-@contextmanager
-def running_bot(settings: Settings, answerer: Answerer, webhook: dict | None = None):
-    """Run the PTB Application (polling, or a webhook server) in a thread with its own loop."""
-    ready, loop_box = threading.Event(), {}
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop_box["loop"], loop_box["stop"] = asyncio.get_running_loop(), stop
-        application = build_application(settings, answerer)
-        async with application:
-            await application.post_init(application)  # as run_polling/run_webhook do
-            await application.start()
-            if webhook:
-                await application.updater.start_webhook(**webhook)
-            else:
-                await application.updater.start_polling(poll_interval=0.0, timeout=1)
-            ready.set()
-            await stop.wait()
-            await application.updater.stop()
-            await application.stop()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(60), "the bot did not start"
-    try:
-        yield
-    finally:
-        loop_box["loop"].call_soon_threadsafe(loop_box["stop"].set)
-        thread.join(60)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A small Bot API server on 127.0.0.1 for tests: the real PTB client talks HTTP to it.
+"""A small Bot API server on 127.0.0.1 for tests and benchmarks: the real PTB client talks HTTP to it.
 
 Implements what the bot uses (getMe, getUpdates with long polling and offsets, sendMessage,
 sendChatAction, answerCallbackQuery, editMessageText, editMessageReplyMarkup, setMyCommands,
@@ -8,10 +8,12 @@ and force failures (a status with retry_after, or a dropped connection).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -109,7 +111,8 @@ class FakeBotAPI:
             return self._get_updates(params)
         result = self._message_result(params) if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup") else True
         with self.lock:
-            self.calls.append((method, {**params, **({"sent_message_id": result["message_id"]} if result is not True else {})}))
+            extra = {"sent_message_id": result["message_id"], "received_at": time.perf_counter()} if result is not True else {}
+            self.calls.append((method, {**params, **extra}))
         if result is not True:
             return result
         if method == "getMe":
@@ -190,3 +193,36 @@ def _decode(body: bytes, content_type: str) -> dict:
         except ValueError:
             params[key] = values[0]
     return params
+
+
+@contextmanager
+def running_bot(settings, answerer, webhook: dict | None = None):
+    """Run the PTB Application (polling, or a webhook server) in a thread with its own loop."""
+    ready, loop_box = threading.Event(), {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop_box["loop"], loop_box["stop"] = asyncio.get_running_loop(), stop
+        from bot.telegram_app import build_application
+
+        application = build_application(settings, answerer)
+        async with application:
+            await application.post_init(application)  # as run_polling/run_webhook do
+            await application.start()
+            if webhook:
+                await application.updater.start_webhook(**webhook)
+            else:
+                await application.updater.start_polling(poll_interval=0.0, timeout=1)
+            ready.set()
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(60), "the bot did not start"
+    try:
+        yield
+    finally:
+        loop_box["loop"].call_soon_threadsafe(loop_box["stop"].set)
+        thread.join(60)

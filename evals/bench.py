@@ -1,0 +1,220 @@
+"""Speed, memory and scale benchmarks, each beside a baseline measured in the same run.
+
+1. build: chunks/s of a full index build vs. raw `encode` of the same texts.
+2. incremental: one document added to a corpus of N, and a no-op rebuild.
+3. warm latency: question -> Answer p50/p95/p99 vs. bare encode + FAISS search.
+4. cold start: a fresh `python -m bot ask` process vs. a bare `import sentence_transformers`.
+5. scale: FAISS flat vs. HNSW at 10k/100k/1M vectors: search time, recall@10, build time, memory.
+6. bot throughput: 100 chats at once through the local Bot API server.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evals.metrics import percentile
+from index.ann import build_faiss_index
+from index.build import BuildSettings, chunk_embedding_text, rebuild
+from index.config import Settings
+from index.embedding import SentenceTransformerEmbedder
+from index.retriever import LiveIndex
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(settings: Settings, quick: bool, out: Path) -> int:
+    embedder = SentenceTransformerEmbedder(settings.model)
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        results["build"] = bench_build(embedder, settings.sources_dir, scratch / "build", copies=4 if quick else 40)
+        results["incremental"] = bench_incremental(embedder, settings.sources_dir, scratch / "inc", documents=100 if quick else 1000)
+        results["warm_latency"] = bench_warm(embedder, settings.sources_dir, scratch / "warm")
+        results["cold_start"] = bench_cold(scratch / "warm")
+        results["scale"] = bench_scale([10_000] if quick else [10_000, 100_000, 1_000_000])
+        results["bot"] = bench_bot(embedder, scratch / "warm", chats=20 if quick else 100)
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print_table(results)
+    return 0
+
+
+def synthetic_corpus(seed_dir: Path, target: Path, documents: int) -> None:
+    """`documents` one-paragraph files cut from the seed sources, each varied so none repeats."""
+    paragraphs = [p.strip() for f in sorted(seed_dir.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n")
+                  if len(p.strip()) > 200]
+    target.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    for i in range(documents):
+        text = rng.choice(paragraphs)
+        (target / f"doc-{i:05d}.txt").write_text(f"Briefing {i}\n\nIn briefing number {i}, analysts noted: {text}\n", encoding="utf-8")
+
+
+def bench_build(embedder, seed_dir: Path, root: Path, copies: int) -> dict:
+    synthetic_corpus(seed_dir, root / "sources", copies * 20)
+    embedder.embed(["warm up"])
+    started = time.perf_counter()
+    report = rebuild(BuildSettings(root / "sources", root / "index"), embedder)
+    pipeline = time.perf_counter() - started
+    snapshot = LiveIndex(root / "index", embedder).retriever().snapshot
+    texts = [chunk_embedding_text(c) for c in snapshot.chunks]
+    sentences = [snapshot.documents[d].text[s:e] for d, s, e in snapshot.sentence_rows]
+    started = time.perf_counter()
+    embedder._load().encode(texts + sentences, batch_size=64, normalize_embeddings=True)
+    raw = time.perf_counter() - started
+    return {"chunks": report.chunks, "texts_embedded": report.embedded_chunks + report.embedded_sentences,
+            "pipeline_s": pipeline, "raw_encode_s": raw, "pipeline_chunks_per_s": report.chunks / pipeline,
+            "throughput_ratio": raw / pipeline}
+
+
+def bench_incremental(embedder, seed_dir: Path, root: Path, documents: int) -> dict:
+    synthetic_corpus(seed_dir, root / "sources", documents)
+    settings = BuildSettings(root / "sources", root / "index")
+    full = rebuild(settings, embedder)
+    (root / "sources" / "added.txt").write_text("Added\n\nA new briefing about frigates and maritime security.\n", encoding="utf-8")
+    added = rebuild(settings, embedder)
+    noop = rebuild(settings, embedder)
+    return {"documents": documents, "full_s": full.seconds, "add_one_s": added.seconds,
+            "add_one_embedded_chunks": added.embedded_chunks, "noop_s": noop.seconds,
+            "noop_embedded_chunks": noop.embedded_chunks}
+
+
+def bench_warm(embedder, seed_dir: Path, root: Path) -> dict:
+    from bot.answering import Answerer
+
+    shutil.copytree(seed_dir, root / "sources")
+    rebuild(BuildSettings(root / "sources", root / "index"), embedder)
+    questions = [json.loads(line)["question"] for line in (PROJECT / "evals" / "questions.jsonl").open()]
+    live = LiveIndex(root / "index", embedder)
+    answerer, retriever = Answerer(live), live.retriever()
+    for question in questions[:5]:
+        answerer.answer(question)
+    answer_ms, bare_ms = [], []
+    for question in questions * 3:
+        started = time.perf_counter()
+        answerer.answer(question)
+        answer_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        retriever.snapshot.faiss_index.search(embedder.embed([question]), 10)
+        bare_ms.append((time.perf_counter() - started) * 1000)
+    stats = {f"{name}_p{q}_ms": percentile(values, q) for name, values in (("answer", answer_ms), ("bare", bare_ms)) for q in (50, 95, 99)}
+    return {**stats, "questions": len(answer_ms), "p50_ratio": stats["answer_p50_ms"] / stats["bare_p50_ms"]}
+
+
+def _timed_process(command: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and peak memory (MB) of a child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = __import__("os").wait4(process.pid, 0)
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def bench_cold(root: Path) -> dict:
+    import os
+
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(root / "index"), "RAGBOT_SOURCES_DIR": str(root / "sources")}
+    ask_s, ask_mb = _timed_process([sys.executable, "-m", "bot", "ask", "Why did Albanese skip the summit?"], env)
+    import_s, import_mb = _timed_process([sys.executable, "-c", "import sentence_transformers"], env)
+    return {"ask_s": ask_s, "ask_peak_mb": ask_mb, "import_sentence_transformers_s": import_s,
+            "import_peak_mb": import_mb, "ask_vs_import_ratio": ask_s / import_s}
+
+
+def clustered_vectors(count: int, dimension: int = 384, seed: int = 0) -> np.ndarray:
+    """Normalised vectors around 1,000 centres: closer to real embeddings than uniform noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((1000, dimension)).astype(np.float32)
+    vectors = centres[rng.integers(0, 1000, count)] + 0.6 * rng.standard_normal((count, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def bench_scale(sizes: list[int]) -> list[dict]:
+    rows = []
+    queries = clustered_vectors(200, seed=1)
+    for size in sizes:
+        vectors = clustered_vectors(size)
+        truth = None
+        for index_type in ("flat", "hnsw"):
+            before = _rss_mb()
+            started = time.perf_counter()
+            index = build_faiss_index(vectors, index_type)
+            build_s = time.perf_counter() - started
+            memory = max(_rss_mb() - before, index_bytes(index) / 2**20)
+            times, found = [], []
+            for query in queries:
+                t = time.perf_counter()
+                _, ids = index.search(query.reshape(1, -1), 10)
+                times.append((time.perf_counter() - t) * 1000)
+                found.append(ids[0])
+            truth = found if index_type == "flat" else truth
+            recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+            rows.append({"vectors": size, "index": index_type, "build_s": build_s, "search_p50_ms": percentile(times, 50),
+                         "search_p95_ms": percentile(times, 95), "recall@10": float(recall), "index_mb": memory,
+                         "bytes_per_vector": index_bytes(index) / size})
+            del index
+    return rows
+
+
+def index_bytes(index) -> int:
+    import faiss
+
+    return len(faiss.serialize_index(index))
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_bot(embedder, root: Path, chats: int) -> dict:
+    from bot.answering import Answerer
+    from evals.fake_botapi import FakeBotAPI, running_bot
+
+    questions = ["Who represented New Zealand at the summit?", "Why did Albanese skip the summit?",
+                 "What share of GDP does South Korea spend on defence?", "What is the capital of France?"]
+    answerer = Answerer(LiveIndex(root / "index", embedder))
+    with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, telegram_bot_token="123456:" + "B" * 35, telegram_api_base=api.base_url,
+                            feedback_path=Path(tmp) / "f.jsonl", rate_limit_per_minute=1000)
+        with running_bot(settings, answerer):
+            injected = {}
+            started = time.perf_counter()
+            for round_ in range(4):
+                for chat in range(chats):
+                    update = api.message(questions[(chat + round_) % 4], chat_id=10_000 + chat, user_id=10_000 + chat)
+                    api.inject(update)
+                    injected[update["message"]["message_id"]] = time.perf_counter()
+            api.wait_for(lambda: len(api.sent()) >= len(injected), timeout=600)
+            elapsed = time.perf_counter() - started
+            replies = api.sent()
+    latencies = [(r["received_at"] - injected[r["reply_parameters"]["message_id"]]) * 1000 for r in replies]
+    return {"chats": chats, "answers": len(replies), "answers_per_s": len(replies) / elapsed,
+            "p50_update_to_reply_ms": percentile(latencies, 50), "p95_update_to_reply_ms": percentile(latencies, 95)}
+
+
+def print_table(results: dict) -> None:
+    b, i, w, c, t = (results[k] for k in ("build", "incremental", "warm_latency", "cold_start", "bot"))
+    lines = [
+        ("build: pipeline chunks/s (ratio vs raw encode)", f"{b['pipeline_chunks_per_s']:.1f} ({b['throughput_ratio']:.2f})", ">= 0.8 ratio"),
+        (f"incremental: add 1 doc to {i['documents']} (s, chunks embedded)", f"{i['add_one_s']:.2f} s, {i['add_one_embedded_chunks']}", "proportional to change"),
+        ("incremental: no-op rebuild (s)", f"{i['noop_s']:.3f}", "< 1 s"),
+        ("warm answer p50/p95/p99 (ms)", f"{w['answer_p50_ms']:.1f}/{w['answer_p95_ms']:.1f}/{w['answer_p99_ms']:.1f}", "p50 <= 20 ms"),
+        ("bare encode+search p50/p95 (ms)", f"{w['bare_p50_ms']:.1f}/{w['bare_p95_ms']:.1f}", "baseline"),
+        ("cold `bot ask` (s, peak MB) vs bare import (s)", f"{c['ask_s']:.2f}, {c['ask_peak_mb']:.0f} vs {c['import_sentence_transformers_s']:.2f}", "<= 3 s"),
+        (f"bot: {t['chats']} chats, answers/s, p95 update->reply (ms)", f"{t['answers_per_s']:.1f}, {t['p95_update_to_reply_ms']:.0f}", ">= 50/s"),
+    ]
+    for row in results["scale"]:
+        lines.append((f"scale {row['vectors']:,} {row['index']}: p50/p95 ms, recall@10, MB",
+                      f"{row['search_p50_ms']:.2f}/{row['search_p95_ms']:.2f}, {row['recall@10']:.3f}, {row['index_mb']:.0f}",
+                      "1M: p50 <= 10 ms, recall >= 0.95, <= 1 GB"))
+    print("| measure | result | target |\n| --- | --- | --- |")
+    for name, value, target in lines:
+        print(f"| {name} | {value} | {target} |")
