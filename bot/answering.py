@@ -7,6 +7,7 @@ or abstain when no sentence answers.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -14,12 +15,16 @@ from dataclasses import dataclass
 from bot.errors import BadQuestion
 from bot.evidence import Evidence, judge_sentences, profile_question
 from bot.followup import resolve_followup
+from bot.generative import SYSTEM_PROMPT, ChatClient, GenerationFailed, best_supporting_span, build_prompt, check_sentences
 from bot.models import Answer, Citation
 from bot.questions import clean_question
 from index.lexical import normalise
 from index.retriever import LiveIndex, Retriever
 
+log = logging.getLogger(__name__)
+
 MAX_SENTENCES = 3
+MAX_PASSAGES = 4
 MAX_LIST_SENTENCES = 4
 KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
 DUPLICATE_OVERLAP = 0.7
@@ -36,11 +41,17 @@ class AnswerOptions:
 
 
 class Answerer:
-    """Answers questions from the index that `live_index` serves."""
+    """Answers questions from the index that `live_index` serves.
 
-    def __init__(self, live_index: LiveIndex, options: AnswerOptions = AnswerOptions()) -> None:
+    With a `generator` (an OpenAI-compatible chat client), answerable questions get a generated
+    answer whose every sentence passed `bot.generative.check_sentences`; otherwise, and whenever
+    generation fails, the extractive answer.
+    """
+
+    def __init__(self, live_index: LiveIndex, options: AnswerOptions = AnswerOptions(), generator: ChatClient | None = None) -> None:
         self.live_index = live_index
         self.options = options
+        self.generator = generator
 
     def answer(self, question: str, previous: str | None = None) -> Answer:
         """Answer `question`; `previous` is the last resolved question of the conversation, if any.
@@ -72,11 +83,47 @@ class Answerer:
         chosen = select_sentences(evidence, retriever, is_list=_asks_for_list(resolved))
         spans = [(c.chunk.doc_id, c.span.start, c.span.end) for c in chosen]
         spans = _with_enumerations(spans, retriever)[:MAX_LIST_SENTENCES]
+        extractive = _compose(spans, retriever, base)
+        if self.generator is None:
+            return extractive
+        return self._generate(retriever, resolved, evidence, extractive, base)
+
+    def _generate(self, retriever: Retriever, resolved: str, evidence: list[Evidence], extractive: Answer, base: dict) -> Answer:
+        """A generated answer that passed the check, or the extractive one (with why, in the log)."""
+        chunks = list({e.chunk.id: e.chunk for e in evidence}.values())[:MAX_PASSAGES]
+        try:
+            text = self.generator.complete(SYSTEM_PROMPT, build_prompt(resolved, [c.text for c in chunks]))
+        except GenerationFailed as exc:
+            log.warning("generative answer failed (%s); answering extractively", exc)
+            return extractive
+        embed = retriever.embedder.embed
+        checked = check_sentences(text, [c.text for c in chunks], embed)
+        dropped = dict(dropped_sentences=sum(checked.dropped.values()), drop_reasons=dict(checked.dropped))
+        if not checked.kept:
+            return extractive.model_copy(update=dropped)
         citations, parts = [], []
-        for n, (doc_id, start, end) in enumerate(spans, 1):
-            citations.append(_citation(n, doc_id, start, end, retriever))
-            parts.append(f"{citations[-1].quote} [{n}]")
-        return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations)
+        for sentence in checked.kept:
+            markers = []
+            for number in sentence.passages:
+                chunk = chunks[number - 1]
+                document = retriever.snapshot.documents[chunk.doc_id]
+                start, end = best_supporting_span(sentence.text, chunk, document.text, embed)
+                existing = next((c for c in citations if (c.source, c.start) == (chunk.doc_id, start)), None)
+                if existing is None:
+                    existing = _citation(len(citations) + 1, chunk.doc_id, start, end, retriever)
+                    citations.append(existing)
+                markers.append(f"[{existing.n}]")
+            parts.append(f"{sentence.text} {''.join(markers)}")
+        return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations, composer="generative", **dropped)
+
+
+def _compose(spans: list[tuple[str, int, int]], retriever: Retriever, base: dict) -> Answer:
+    """The extractive answer: each span quoted with its marker."""
+    citations, parts = [], []
+    for n, (doc_id, start, end) in enumerate(spans, 1):
+        citations.append(_citation(n, doc_id, start, end, retriever))
+        parts.append(f"{citations[-1].quote} [{n}]")
+    return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations)
 
 
 def select_sentences(evidence: list[Evidence], retriever: Retriever, is_list: bool = False) -> list[Evidence]:

@@ -57,7 +57,17 @@ def make_answerer(settings: Settings, announce=print) -> Answerer:
         for skipped in report.skipped:
             announce(f"skipped {skipped['path']}: {skipped['reason']}")
     options = AnswerOptions(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
-    return Answerer(LiveIndex(settings.index_dir, embedder), options)
+    return Answerer(LiveIndex(settings.index_dir, embedder), options, generator=make_generator(settings))
+
+
+def make_generator(settings: Settings):
+    """The language-model client when `RAGBOT_LLM_BASE_URL` and `RAGBOT_LLM_MODEL` are set, else None."""
+    if not (settings.llm_base_url and settings.llm_model):
+        return None
+    from bot.generative import ChatClient
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return ChatClient(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout)
 
 
 def run_ask(args, settings: Settings) -> int:

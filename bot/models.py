@@ -35,6 +35,7 @@ class Answer(Frozen):
     index_version: str | None = None
     composer: str = "extractive"
     support: float = Field(default=0.0, description="best support score of a sentence that fits the question")
-    dropped_sentences: int = 0
+    dropped_sentences: int = Field(default=0, description="generated sentences the check removed")
+    drop_reasons: dict[str, int] = {}
     seconds: float = 0.0
     problem: str | None = Field(default=None, description="set when the question itself could not be used")
