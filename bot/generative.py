@@ -7,8 +7,10 @@ checked before anyone sees it:
 1. it cites at least one passage that was given (out-of-range numbers are removed first);
 2. every number, percentage, year and capitalised name in it appears in a cited passage — a
    changed number is the most common silent error;
-3. its content is close to what it cites: cosine similarity to the best-matching sentence of a
-   cited passage >= `MIN_SIMILARITY`, or at least `MIN_OVERLAP` of its content words found there.
+3. its content is close to what it cites: at least `MIN_OVERLAP` of its content words occur in the
+   cited passages, and its cosine similarity to the best-matching sentence of a cited passage is at
+   least `MIN_SIMILARITY` (both: shared words alone let "Australia sent a foreign diplomat" through,
+   similarity alone lets a changed detail through).
 
 Failing sentences are dropped and counted by reason. Nothing left, the endpoint down, slow or
 talking nonsense: the extractive answer goes out instead. Each citation quotes the verbatim source
@@ -31,7 +33,7 @@ from index.models import Chunk
 log = logging.getLogger(__name__)
 
 MIN_SIMILARITY = 0.6
-MIN_OVERLAP = 0.6
+MIN_OVERLAP = 0.5
 MAX_TOKENS = 200
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages you are given. Write one to three short "
@@ -114,14 +116,13 @@ def _unsupported(sentence: str, cited: list[str], embed) -> str | None:
         if fact.lower() not in evidence.lower():
             return "a name or number not in the cited passage"
     words = set(normalise(sentence))
-    overlap = len(words & set(normalise(evidence))) / max(1, len(words))
-    if overlap >= MIN_OVERLAP:
-        return None
+    if len(words & set(normalise(evidence))) < MIN_OVERLAP * len(words):
+        return "words not in the cited passage"
     passage_sentences = [s for p in cited for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
     vectors = embed([sentence] + passage_sentences)
-    if float(np.max(vectors[1:] @ vectors[0])) >= MIN_SIMILARITY:
-        return None
-    return "content not close to the cited passage"
+    if float(np.max(vectors[1:] @ vectors[0])) < MIN_SIMILARITY:
+        return "meaning not close to the cited passage"
+    return None
 
 
 def best_supporting_span(sentence: str, chunk: Chunk, document_text: str, embed) -> tuple[int, int]:
