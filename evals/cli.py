@@ -52,15 +52,20 @@ def _parser() -> argparse.ArgumentParser:
 def run_evals(args, settings: Settings) -> int:
     from bot.cli import make_answerer
     from evals.dataset import DEFAULT_PATH, load_cases
-    from evals.report import compare, gate, load_thresholds, summary_table, write_reports
+    from bot.answering import Answerer
+    from evals.report import compare, comparison_table, gate, load_thresholds, summary_table, write_reports
     from evals.runner import by_tag, run_cases, summarise
 
     cases = load_cases(args.cases or DEFAULT_PATH, settings.sources_dir)
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
-    if args.composer == "generative":
-        raise EvalError("the generative composer is not available yet (see the generative-answers issue)")
-    results = run_cases(answerer, cases, settings.sources_dir)
+    if args.composer == "generative" and answerer.generator is None:
+        raise EvalError("--composer generative needs RAGBOT_LLM_BASE_URL and RAGBOT_LLM_MODEL")
+    extractive = Answerer(answerer.live_index, answerer.options)
+    composers = {"extractive": extractive} | ({"generative": answerer} if args.composer == "generative" else {})
+    side_by_side = {name: summarise(run_cases(a, cases, settings.sources_dir)) for name, a in composers.items() if name != args.composer}
+    results = run_cases(composers[args.composer], cases, settings.sources_dir)
     summary = summarise(results)
+    side_by_side[args.composer] = summary
     previous_path = args.out / "report.json"
     previous = json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.exists() else None
     report = {
@@ -68,13 +73,14 @@ def run_evals(args, settings: Settings) -> int:
         "index_version": answerer.live_index.retriever().version,
         "settings": json.loads(settings.model_dump_json(exclude={"telegram_bot_token", "llm_api_key"})),
         "summary": summary,
+        "side_by_side": side_by_side,
         "by_tag": by_tag(results),
         "regressions": compare(summary, results, previous),
         "gate_failures": gate(summary, load_thresholds()),
         "cases": [r.model_dump() for r in results],
     }
     write_reports(args.out, report, results)
-    print(summary_table(summary))
+    print(summary_table(summary) if len(side_by_side) == 1 else comparison_table(side_by_side))
     failing = [r for r in results if r.failure]
     print(f"\n{len(failing)} failing case(s); reports in {args.out}/report.{{json,md,html}}")
     for line in report["regressions"]["metrics"] + report["regressions"]["cases"]:

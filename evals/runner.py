@@ -36,6 +36,8 @@ class CaseResult(BaseModel):
     sentences_cited: float | None = None
     support: float
     seconds: float
+    composer: str = "extractive"
+    dropped_sentences: int = 0
     failure: str | None = None
 
 
@@ -62,7 +64,8 @@ def score_case(case: EvalCase, answer: Answer, passages, gold: list[GoldSpan], s
         id=case.id, question=case.question, resolved_question=answer.resolved_question, tags=case.tags,
         answerable=case.answerable, abstained=answer.abstained, answer=answer.answer,
         citations=[c.model_dump() for c in cites], expected=[e.quote for e in case.evidence] + case.facts,
-        support=answer.support, seconds=answer.seconds,
+        support=answer.support, seconds=answer.seconds, composer=answer.composer,
+        dropped_sentences=answer.dropped_sentences,
     )
     if cites:
         result["quotes_valid"] = metrics.share(_quote_valid(c, sources_dir) for c in cites)
@@ -130,6 +133,8 @@ def summarise(results: list[CaseResult]) -> dict[str, float | None]:
         "abstention_recall": metrics.share(r.abstained for r in unanswerable),
         "abstention_precision": metrics.share(not r.answerable for r in abstentions),
         "false_abstention_rate": metrics.share(r.abstained for r in answerable),
+        "generated_answers": metrics.share(r.composer == "generative" for r in answered),
+        "dropped_generated_sentences": sum(r.dropped_sentences for r in results),
         "latency_p50_ms": metrics.percentile(latencies, 50),
         "latency_p95_ms": metrics.percentile(latencies, 95),
     }
