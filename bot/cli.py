@@ -11,7 +11,6 @@ from bot.errors import BotError
 from bot.models import Answer
 from index.build import rebuild
 from index.config import Settings
-from index.embedding import SentenceTransformerEmbedder
 from index.errors import IndexStoreError
 from index.retriever import LiveIndex
 from index.status import index_status
@@ -49,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def make_answerer(settings: Settings, announce=print) -> Answerer:
     """Build (or bring up to date) the index if needed, then an `Answerer` over it."""
-    embedder = SentenceTransformerEmbedder(settings.model)
+    embedder = settings.embedder()
     status = index_status(settings.build_settings())
     if status.stale:
         announce("Building the index (first use)..." if status.version is None else "Sources changed; updating the index...")

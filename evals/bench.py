@@ -24,16 +24,16 @@ import numpy as np
 
 from evals.metrics import percentile
 from index.ann import build_faiss_index
-from index.build import BuildSettings, chunk_embedding_text, rebuild
+from index.build import BuildSettings, embedding_texts, rebuild
 from index.config import Settings
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding import TorchBackend, resolve_model_path
 from index.retriever import LiveIndex
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
 def run_bench(settings: Settings, quick: bool, out: Path) -> int:
-    embedder = SentenceTransformerEmbedder(settings.model)
+    embedder = settings.embedder()
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -66,10 +66,10 @@ def bench_build(embedder, seed_dir: Path, root: Path, copies: int) -> dict:
     report = rebuild(BuildSettings(root / "sources", root / "index"), embedder)
     pipeline = time.perf_counter() - started
     snapshot = LiveIndex(root / "index", embedder).retriever().snapshot
-    texts = [chunk_embedding_text(c) for c in snapshot.chunks]
-    sentences = [snapshot.documents[d].text[s:e] for d, s, e in snapshot.sentence_rows]
+    texts, sentences = embedding_texts(snapshot.documents, snapshot.chunks)
+    raw_model = TorchBackend(resolve_model_path(embedder.name))
     started = time.perf_counter()
-    embedder._load().encode(texts + sentences, batch_size=64, normalize_embeddings=True)
+    raw_model.embed(texts + sentences, batch_size=64)
     raw = time.perf_counter() - started
     return {"chunks": report.chunks, "texts_embedded": report.embedded_chunks + report.embedded_sentences,
             "pipeline_s": pipeline, "raw_encode_s": raw, "pipeline_chunks_per_s": report.chunks / pipeline,

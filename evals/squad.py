@@ -21,7 +21,6 @@ from bot.answering import Answerer, AnswerOptions
 from evals import metrics
 from index.build import BuildSettings, rebuild
 from index.config import Settings
-from index.embedding import SentenceTransformerEmbedder
 from index.lexical import normalise
 from index.retriever import LiveIndex, Retriever
 
@@ -63,7 +62,7 @@ def run_benchmark(data: Path, out: Path, settings: Settings, limit: int | None =
     questions = load_squad(data, root / "sources")
     if limit:
         questions = random.Random(0).sample(questions, min(limit, len(questions)))
-    embedder = SentenceTransformerEmbedder(settings.model)
+    embedder = settings.embedder()
     started = time.perf_counter()
     build = rebuild(BuildSettings(root / "sources", root / "index", settings.chunk_size, settings.chunk_overlap), embedder)
     print(f"index: {build.documents} paragraphs, {build.chunks} chunks, embedded {build.embedded_chunks} "

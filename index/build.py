@@ -44,6 +44,16 @@ def sentence_embedding_text(doc: Document, chunk: Chunk, start: int, end: int) -
     return f"{chunk.heading}: {sentence}" if chunk.heading else sentence
 
 
+def embedding_texts(documents: dict[str, Document], chunks: list[Chunk]) -> tuple[list[str], list[str]]:
+    """The texts embedded for the chunks, and for their unique sentences in `sentence_table` order."""
+    owner: dict[tuple[str, int, int], Chunk] = {}
+    for chunk in chunks:
+        for span in chunk.sentences:
+            owner.setdefault((chunk.doc_id, span.start, span.end), chunk)
+    sentence_texts = [sentence_embedding_text(documents[d], chunk, s, e) for (d, s, e), chunk in owner.items()]
+    return [chunk_embedding_text(c) for c in chunks], sentence_texts
+
+
 def rebuild(settings: BuildSettings, embedder: Embedder, full: bool = False, progress: bool = False) -> BuildReport:
     """Bring the index in `settings.index_dir` up to date with `settings.sources_dir`.
 
@@ -91,12 +101,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
     by_id = {doc.id: doc for doc in documents}
     chunks = [chunk for doc in documents for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
     sentence_rows = sentence_table(chunks)
-    chunk_texts = [chunk_embedding_text(c) for c in chunks]
-    owner = {}
-    for chunk in chunks:
-        for span in chunk.sentences:
-            owner.setdefault((chunk.doc_id, span.start, span.end), chunk)
-    sentence_texts = [sentence_embedding_text(by_id[d], owner[(d, s, e)], s, e) for (d, s, e) in sentence_rows]
+    chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
     cache = _vector_cache(previous, embedder) if previous else {}
     chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
     sentence_vectors, sentence_embedded = _vectors_for(sentence_texts, cache, embedder, progress, "sentences")
@@ -123,16 +128,9 @@ def _text_key(text: str) -> str:
 
 def _vector_cache(previous: Snapshot, embedder: Embedder) -> dict[str, np.ndarray]:
     """Vectors of the previous snapshot by the hash of the text they embed."""
-    cache = {}
-    for row, chunk in enumerate(previous.chunks):
-        cache[_text_key(chunk_embedding_text(chunk))] = previous.chunk_vectors[row]
-    owners = {}
-    for chunk in previous.chunks:
-        for span in chunk.sentences:
-            owners.setdefault((chunk.doc_id, span.start, span.end), chunk)
-    for (doc_id, start, end), row in previous.sentence_rows.items():
-        text = sentence_embedding_text(previous.documents[doc_id], owners[(doc_id, start, end)], start, end)
-        cache[_text_key(text)] = previous.sentence_vectors[row]
+    chunk_texts, sentence_texts = embedding_texts(previous.documents, previous.chunks)
+    cache = {_text_key(text): previous.sentence_vectors[row] for row, text in enumerate(sentence_texts)}
+    cache.update({_text_key(text): previous.chunk_vectors[row] for row, text in enumerate(chunk_texts)})
     return cache
 
 

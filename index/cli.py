@@ -8,7 +8,6 @@ import sys
 
 from index.build import rebuild
 from index.config import Settings
-from index.embedding import SentenceTransformerEmbedder
 from index.errors import IndexStoreError
 from index.retriever import LiveIndex
 from index.status import index_status
@@ -44,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_build(args, settings: Settings) -> int:
-    report = rebuild(settings.build_settings(), SentenceTransformerEmbedder(settings.model), full=args.full, progress=True)
+    report = rebuild(settings.build_settings(), settings.embedder(), full=args.full, progress=True)
     if args.json:
         print(report.model_dump_json())
         return 0
@@ -74,7 +73,7 @@ def run_status(args, settings: Settings) -> int:
 
 
 def run_search(args, settings: Settings) -> int:
-    retriever = LiveIndex(settings.index_dir, SentenceTransformerEmbedder(settings.model)).retriever()
+    retriever = LiveIndex(settings.index_dir, settings.embedder()).retriever()
     for rank, hit in enumerate(retriever.search(args.query, k=args.k), 1):
         chunk = hit.chunk
         print(f"{rank}. score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})  {chunk.id}")

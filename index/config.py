@@ -12,7 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.build import BuildSettings
-from index.embedding import DEFAULT_MODEL
+from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 
 class Settings(BaseSettings):
@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(20.0, gt=0)
+
+    def embedder(self) -> SentenceTransformerEmbedder:
+        """The configured model; its ONNX export (for fast start-up) is kept beside the index."""
+        return SentenceTransformerEmbedder(self.model, cache_dir=self.index_dir / "encoder")
 
     def build_settings(self) -> BuildSettings:
         return BuildSettings(self.sources_dir, self.index_dir, self.chunk_size, self.chunk_overlap, self.index_type)

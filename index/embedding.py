@@ -2,17 +2,29 @@
 
 Vectors are L2-normalised float32, so inner product is cosine similarity. The model is loaded on
 first use, offline: a name that is not a local directory is looked up in the local cache only.
+
+Importing sentence-transformers (and torch) takes several seconds, too long for answering one
+question from a fresh process. So the first time the model is loaded with a `cache_dir`, its
+transformer is exported to ONNX there, and later processes embed with onnxruntime and the fast
+tokenizer instead: same weights, same mean pooling, the same vectors (cosine 1.0 in the tests),
+without importing torch.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+ONNX_FILES = ("model.onnx", "tokenizer.json", "encoder.json")
 
 
 class Embedder(Protocol):
@@ -23,9 +35,6 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed texts as normalised float32 rows."""
         ...
-
-    @property
-    def dimension(self) -> int: ...
 
 
 def resolve_model_path(name: str) -> str:
@@ -38,38 +47,134 @@ def resolve_model_path(name: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """An `Embedder` backed by sentence-transformers, loaded lazily and thread-safely."""
+    """An `Embedder` backed by sentence-transformers, or by its ONNX export once one exists.
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+    Args:
+        cache_dir: where the ONNX export lives (per model); None: always sentence-transformers.
+    """
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 64, cache_dir: Path | None = None) -> None:
         self.name = name
         self.batch_size = batch_size
-        self._model = None
+        self.onnx_dir = cache_dir / _safe(name) if cache_dir else None
+        self._backend = None
         self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        backend = self._backend or self._load()
+        if not texts:
+            return np.zeros((0, backend.dimension), dtype=np.float32)
+        return np.ascontiguousarray(backend.embed(texts, self.batch_size), dtype=np.float32)
 
     def _load(self):
         with self._lock:
-            if self._model is None:
-                # No network here, ever: never let huggingface_hub try to reach a hub.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
+            if self._backend is None:
+                if self.onnx_dir and all((self.onnx_dir / f).exists() for f in ONNX_FILES):
+                    self._backend = OnnxBackend(self.onnx_dir)
+                else:
+                    self._backend = TorchBackend(resolve_model_path(self.name))
+                    if self.onnx_dir:
+                        self._backend.try_export(self.onnx_dir)
+        return self._backend
 
-                hf_logging.disable_progress_bar()
-                self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
-        return self._model
 
-    @property
-    def dimension(self) -> int:
-        model = self._model or self._load()
-        return int(model.get_sentence_embedding_dimension())
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        model = self._model or self._load()
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+class TorchBackend:
+    """sentence-transformers itself."""
+
+    def __init__(self, path: str) -> None:
+        # No network here, ever: never let huggingface_hub try to reach a hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.model = SentenceTransformer(path, device="cpu")
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
+
+    def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
+
+    def try_export(self, folder: Path) -> None:
+        """Export to ONNX for fast query processes; skipped for models it does not fit."""
+        try:
+            export_onnx(self.model, folder)
+        except Exception as exc:  # an optional speed-up: never fail an embedding because of it
+            log.info("no ONNX export for this model (%s); queries will use sentence-transformers", exc)
+
+
+def export_onnx(model, folder: Path) -> None:
+    """Write the transformer as ONNX plus its tokenizer and pooling settings into `folder`."""
+    import torch
+
+    transformer, pooling = model[0], model[1]
+    mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens", False)
+    if not mean or len(model) > 3:
+        raise ValueError("only mean-pooled models are exported")
+    tokenizer_file = Path(transformer.auto_model.config._name_or_path or "") / "tokenizer.json"
+    if not tokenizer_file.exists():
+        raise ValueError("no tokenizer.json beside the model")
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    staging = folder.with_name(folder.name + ".staging")
+    staging.mkdir(parents=True, exist_ok=True)
+    sample = model.tokenizer(["an example"], return_tensors="pt")
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        Encoder(transformer.auto_model).eval(), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+        str(staging / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["hidden"], dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "hidden": axes},
+        opset_version=17, dynamo=False,
+    )
+    (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    settings = {"max_seq_length": model.max_seq_length, "dimension": int(dimension())}
+    (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    os.rename(staging, folder)
+
+
+class OnnxBackend:
+    """The exported transformer under onnxruntime, with mean pooling and normalisation."""
+
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        settings = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        self.dimension = int(settings["dimension"])
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(settings["max_seq_length"]))
+        self.tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+
+    def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return np.vstack([self._embed_batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from index.build import BuildSettings, rebuild
@@ -176,3 +177,27 @@ def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, qu
     retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
     hits = retriever.search(question, k=5)
     assert expected in hits[0].chunk.text
+
+
+def test_onnx_query_encoder_gives_the_same_vectors(tmp_path, embedder):
+    texts = ["Why did Albanese skip the NATO summit?", "short", "A long passage about defence spending. " * 40]
+    exporting = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    reference = exporting.embed(texts)  # loads sentence-transformers, exports ONNX beside it
+    fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    vectors = fast.embed(texts)
+    assert type(fast._backend).__name__ == "OnnxBackend"
+    assert np.allclose(np.sum(vectors * reference, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(np.sum(embedder.embed(texts) * vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_a_fresh_ask_process_does_not_import_torch(fresh_build: BuildSettings):
+    script = (
+        "import sys; from index.config import Settings; from bot.cli import make_answerer\n"
+        "answer = make_answerer(Settings(_env_file=None), announce=lambda m: None).answer('Why did Albanese skip the summit?')\n"
+        "print(answer.abstained, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(fresh_build.index_dir), "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir)}
+    first = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    second = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.stdout.split() == ["False", "True"], first.stderr  # first use: builds, exports
+    assert second.stdout.split() == ["False", "False"], second.stderr
