@@ -84,9 +84,14 @@ class ChatClient:
         return text
 
 
+EXAMPLE = ("Passages:\n\n[1] The bridge opened in 1932 after six years of work.\n\n"
+           "Question: When did the bridge open?\nAnswer: The bridge opened in 1932 [1].\n\n")
+
+
 def build_prompt(question: str, passages: list[str]) -> str:
+    """The user message: a worked example (small models copy its citation style), then the task."""
     numbered = "\n\n".join(f"[{i}] {text}" for i, text in enumerate(passages, 1))
-    return f"Passages:\n\n{numbered}\n\nQuestion: {question}\nAnswer with [n] after each sentence:"
+    return f"{EXAMPLE}Passages:\n\n{numbered}\n\nQuestion: {question}\nAnswer:"
 
 
 def check_sentences(generated: str, passages: list[str], embed) -> CheckResult:

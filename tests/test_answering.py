@@ -121,3 +121,14 @@ def test_cli_ask_prints_sources_list(seed_build):
     )
     assert result.returncode == 0, result.stderr
     assert "[1]" in result.stdout and "Sources:" in result.stdout and "Xpert.digital, 2025-06-25" in result.stdout
+
+
+def test_cli_chat_resolves_follow_ups(seed_build):
+    env = {**os.environ, "RAGBOT_INDEX_DIR": str(seed_build.index_dir), "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"], input="Why did Albanese stay away?\nand Ishiba?\n\n",
+        cwd=PROJECT, capture_output=True, text=True, timeout=180, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.split("> ")[1:3]
+    assert "Albanese" in first and "Ishiba" in second and "Sources:" in second

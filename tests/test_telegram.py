@@ -236,3 +236,13 @@ def test_sigterm_under_load_loses_and_repeats_nothing(api, seed_build, tmp_path)
         second.communicate(timeout=120)
     answered = sorted(reply_id(m) for m in api.sent())
     assert answered == sorted(u["message"]["message_id"] for u in updates)
+
+
+def test_rejected_html_is_resent_as_plain_text(api, answerer, tmp_path):
+    update = api.message("Who represented New Zealand at the summit?")
+    api.fail("sendMessage", status=400)  # "can't parse entities", as Telegram says
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(update)
+        assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]))
+    [reply] = replies_to(api, update["message"]["message_id"])
+    assert "parse_mode" not in reply and "Luxon" in reply["text"] and "<blockquote" not in reply["text"]
