@@ -7,6 +7,7 @@ import json
 import tomllib
 from pathlib import Path
 
+from evals.metrics import percentile
 from evals.runner import CaseResult
 
 THRESHOLDS_PATH = Path(__file__).with_name("thresholds.toml")
@@ -139,7 +140,8 @@ def html_report(report: dict, results: list[CaseResult]) -> str:
     supports = {"answerable": [r.support for r in results if r.answerable],
                 "unanswerable": [r.support for r in results if not r.answerable]}
     latencies = [r.seconds * 1000 for r in results]
-    top_latency = max(latencies + [1.0])
+    top_latency = 1.5 * max(percentile(latencies, 95) or 1.0, 1.0)  # outliers go in the last bin
+    latencies = [min(value, top_latency) for value in latencies]
     latency_bins = [round(top_latency * i / 12, 1) for i in range(13)]
     latency_bins[-1] += 0.001
     failing = "".join(
