@@ -10,6 +10,7 @@ from bot.answering import Answerer, AnswerOptions
 from bot.errors import BotError
 from bot.models import Answer
 from index.build import rebuild
+from index.cli import run_subcommand
 from index.config import Settings
 from index.errors import IndexStoreError
 from index.retriever import LiveIndex
@@ -17,17 +18,7 @@ from index.status import index_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    settings = Settings()
-    try:
-        return args.run(args, settings)
-    except (IndexStoreError, BotError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_subcommand(_parser().parse_args(argv), (IndexStoreError, BotError))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from evals.errors import EvalError
+from index.cli import run_subcommand
 from index.config import Settings
 from index.errors import IndexStoreError
 
@@ -16,14 +16,7 @@ DEFAULT_OUT = Path("evals/out")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    try:
-        return args.run(args, Settings())
-    except (EvalError, IndexStoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_subcommand(_parser().parse_args(argv), (EvalError, IndexStoreError))
 
 
 def _parser() -> argparse.ArgumentParser:

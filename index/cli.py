@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from index.build import rebuild
@@ -14,15 +15,26 @@ from index.status import index_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    return run_subcommand(_parser().parse_args(argv), (IndexStoreError,))
+
+
+def run_subcommand(args: argparse.Namespace, errors: tuple[type[Exception], ...]) -> int:
+    """Run the chosen subcommand with the settings; the known `errors` become one line and exit 1.
+
+    Shared by the `index`, `bot` and `evals` command lines.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    settings = Settings()
     try:
-        return args.run(args, settings)
-    except IndexStoreError as exc:
+        return args.run(args, Settings())
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into `head` and cut short: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
