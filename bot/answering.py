@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_SENTENCES = 3
 MAX_PASSAGES = 4
+ENUMERATION_GAP = 2  # sentences allowed between "First, ..." and "Second, ..."
 MAX_LIST_SENTENCES = 4
 KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
 DUPLICATE_OVERLAP = 0.7
@@ -160,11 +161,13 @@ def _with_enumerations(spans: list[tuple[str, int, int]], retriever: Retriever) 
         text = retriever.snapshot.documents[span[0]].text
         if not _ANNOUNCES_LIST.search(text[span[1] : span[2]]):
             continue
-        following = [s for s in ordered if s[0] == span[0] and s[1] >= span[2]]
-        for item in following:
-            if not _ENUMERATED.match(text[item[1] : item[2]]):
+        gap = 0
+        for item in (s for s in ordered if s[0] == span[0] and s[1] >= span[2]):
+            enumerated = bool(_ENUMERATED.match(text[item[1] : item[2]]))
+            gap = 0 if enumerated else gap + 1
+            if gap > ENUMERATION_GAP:
                 break
-            if item not in result:
+            if enumerated and item not in result:
                 result.append(item)
     return list(dict.fromkeys(result))
 

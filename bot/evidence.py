@@ -48,8 +48,8 @@ NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
 WINDOW_CHARS = 600
 MIN_TERM_COVERAGE = 0.15
 STRONG_SIMILARITY = 0.56
-REASON_BONUS = 0.05
-_REASON_CUE = re.compile(r"\b(because|due to|since|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
+REASON_BONUS = 0.15
+_REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
 NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
 
 _NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|long|fast)|what (share|percentage|percent|portion|proportion|amount|number)|by how much|how much)\b", re.I)
