@@ -47,7 +47,7 @@ def run_evals(args, settings: Settings) -> int:
     from evals.dataset import DEFAULT_PATH, load_cases
     from bot.answering import Answerer
     from evals.report import compare, comparison_table, gate, load_thresholds, summary_table, write_reports
-    from evals.runner import by_tag, run_cases, summarise
+    from evals.runner import by_tag, drop_reasons, run_cases, summarise
 
     cases = load_cases(args.cases or DEFAULT_PATH, settings.sources_dir)
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
@@ -67,6 +67,7 @@ def run_evals(args, settings: Settings) -> int:
         "settings": json.loads(settings.model_dump_json(exclude={"telegram_bot_token", "llm_api_key"})),
         "summary": summary,
         "side_by_side": side_by_side,
+        "drop_reasons": drop_reasons(results),
         "by_tag": by_tag(results),
         "regressions": compare(summary, results, previous),
         "gate_failures": gate(summary, load_thresholds()),
@@ -74,6 +75,8 @@ def run_evals(args, settings: Settings) -> int:
     }
     write_reports(args.out, report, results)
     print(summary_table(summary) if len(side_by_side) == 1 else comparison_table(side_by_side))
+    for reason, count in report["drop_reasons"].items():
+        print(f"dropped generated sentences: {count} x {reason}")
     failing = [r for r in results if r.failure]
     print(f"\n{len(failing)} failing case(s); reports in {args.out}/report.{{json,md,html}}")
     for line in report["regressions"]["metrics"] + report["regressions"]["cases"]:

@@ -78,6 +78,9 @@ def markdown(report: dict, results: list[CaseResult]) -> str:
              table, "", "## Regressions since the previous run", ""]
     regressions = report["regressions"]["metrics"] + report["regressions"]["cases"]
     parts += [f"- {line}" for line in regressions] or ["none"]
+    if report.get("drop_reasons"):
+        parts += ["", "## Generated sentences dropped by the check", ""]
+        parts += [f"- {count} × {reason}" for reason, count in report["drop_reasons"].items()]
     parts += ["", "## Failing cases", ""]
     for r in (r for r in results if r.failure):
         parts += [f"### {r.id}: {r.failure}", f"- question: {r.question}", f"- answer: {r.answer}",

@@ -38,6 +38,7 @@ class CaseResult(BaseModel):
     seconds: float
     composer: str = "extractive"
     dropped_sentences: int = 0
+    drop_reasons: dict[str, int] = {}
     failure: str | None = None
 
 
@@ -65,7 +66,7 @@ def score_case(case: EvalCase, answer: Answer, passages, gold: list[GoldSpan], s
         answerable=case.answerable, abstained=answer.abstained, answer=answer.answer,
         citations=[c.model_dump() for c in cites], expected=[e.quote for e in case.evidence] + case.facts,
         support=answer.support, seconds=answer.seconds, composer=answer.composer,
-        dropped_sentences=answer.dropped_sentences,
+        dropped_sentences=answer.dropped_sentences, drop_reasons=answer.drop_reasons,
     )
     if cites:
         result["quotes_valid"] = metrics.share(_quote_valid(c, sources_dir) for c in cites)
@@ -138,6 +139,15 @@ def summarise(results: list[CaseResult]) -> dict[str, float | None]:
         "latency_p50_ms": metrics.percentile(latencies, 50),
         "latency_p95_ms": metrics.percentile(latencies, 95),
     }
+
+
+def drop_reasons(results: list[CaseResult]) -> dict[str, int]:
+    """Why generated sentences were dropped, over all cases."""
+    total: dict[str, int] = {}
+    for result in results:
+        for reason, count in result.drop_reasons.items():
+            total[reason] = total.get(reason, 0) + count
+    return total
 
 
 def by_tag(results: list[CaseResult]) -> dict[str, dict[str, float | int | None]]:
