@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.lexical import STOPWORDS, normalise
+from index.lexical import STOPWORDS, normalise, term_set
 from index.models import Chunk, Hit, Span
 from index.retriever import Retriever
 
@@ -162,15 +162,15 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
     for rank, hit in enumerate(hits):
         chunk = hit.chunk
         document = snapshot.documents[chunk.doc_id]
-        context = set(normalise(f"{document.title}\n{chunk.heading}\n{chunk.text}"))
+        context = term_set(f"{document.title}\n{chunk.heading}\n{chunk.text}")
         context_coverage = _coverage(profile.terms, context, retriever)
-        section = retriever.section_terms[(chunk.doc_id, chunk.heading)] | set(normalise(document.title))
+        section = retriever.section_terms[(chunk.doc_id, chunk.heading)] | term_set(document.title)
         for span in chunk.sentences:
             sentence = document.text[span.start : span.end]
             row = snapshot.sentence_rows[(chunk.doc_id, span.start, span.end)]
             similarity = float(snapshot.sentence_vectors[row] @ vector)
-            coverage = _coverage(profile.terms, set(normalise(f"{chunk.heading}\n{sentence}")), retriever)
-            near = set(normalise(f"{document.title}\n{chunk.heading}\n{_window(document.text, span)}"))
+            coverage = _coverage(profile.terms, term_set(f"{chunk.heading}\n{sentence}"), retriever)
+            near = term_set(f"{document.title}\n{chunk.heading}\n{_window(document.text, span)}")
             entity_share = _share(profile.entities, near, retriever)
             support = (
                 SIM_WEIGHT * similarity
@@ -184,7 +184,7 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                 or not profile.terms
                 or coverage >= MIN_TERM_COVERAGE
                 or similarity >= STRONG_SIMILARITY
-                or sum(_found(e, set(normalise(sentence)), retriever) for e in profile.entities) >= 2
+                or sum(_found(e, term_set(sentence), retriever) for e in profile.entities) >= 2
             )
             judged.append(
                 Evidence(

@@ -37,12 +37,12 @@ def run_bench(settings: Settings, quick: bool, out: Path) -> int:
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        results["build"] = bench_build(embedder, settings.sources_dir, scratch / "build", copies=4 if quick else 40)
-        results["incremental"] = bench_incremental(embedder, settings.sources_dir, scratch / "inc", documents=100 if quick else 1000)
+        results["build"] = bench_build(embedder, settings.sources_dir, scratch / "build", copies=2 if quick else 40)
+        results["incremental"] = bench_incremental(embedder, settings.sources_dir, scratch / "inc", documents=50 if quick else 1000)
         results["warm_latency"] = bench_warm(embedder, settings.sources_dir, scratch / "warm")
         results["cold_start"] = bench_cold(scratch / "warm")
         results["scale"] = bench_scale([10_000] if quick else [10_000, 100_000, 1_000_000])
-        results["bot"] = bench_bot(embedder, scratch / "warm", chats=20 if quick else 100)
+        results["bot"] = bench_bot(embedder, scratch / "warm", chats=10 if quick else 100)
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print_table(results)
     return 0
@@ -122,7 +122,9 @@ def bench_cold(root: Path) -> dict:
     import os
 
     env = {**os.environ, "RAGBOT_INDEX_DIR": str(root / "index"), "RAGBOT_SOURCES_DIR": str(root / "sources")}
-    ask_s, ask_mb = _timed_process([sys.executable, "-m", "bot", "ask", "Why did Albanese skip the summit?"], env)
+    ask = [sys.executable, "-m", "bot", "ask", "Why did Albanese skip the summit?"]
+    _timed_process(ask, env)  # first use after a build exports the ONNX query encoder
+    ask_s, ask_mb = _timed_process(ask, env)
     import_s, import_mb = _timed_process([sys.executable, "-c", "import sentence_transformers"], env)
     return {"ask_s": ask_s, "ask_peak_mb": ask_mb, "import_sentence_transformers_s": import_s,
             "import_peak_mb": import_mb, "ask_vs_import_ratio": ask_s / import_s}

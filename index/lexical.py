@@ -12,6 +12,7 @@ readers misspell names ("albanesse"). Three layers close the gap:
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import unicodedata
@@ -53,6 +54,7 @@ def _fold(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light suffix stripper: enough to meet "cancelled", "cancellation" and "cancel"."""
     if any(ch.isdigit() for ch in word):
@@ -88,6 +90,12 @@ def normalise(text: str, keep_stopwords: bool = False) -> list[str]:
             if keep_stopwords or part not in STOPWORDS:
                 terms.append(stem(part))
     return terms
+
+
+@functools.lru_cache(maxsize=65_536)
+def term_set(text: str) -> frozenset[str]:
+    """The stems of `text` as a set; cached, because the same passages are judged question after question."""
+    return frozenset(normalise(text))
 
 
 class BM25:
