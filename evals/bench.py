@@ -4,7 +4,8 @@
 2. incremental: one document added to a corpus of N, and a no-op rebuild.
 3. warm latency: question -> Answer p50/p95/p99 vs. bare encode + FAISS search.
 4. cold start: a fresh `python -m bot ask` process vs. a bare `import sentence_transformers`.
-5. scale: FAISS flat vs. HNSW at 10k/100k/1M vectors: search time, recall@10, build time, memory.
+5. scale: FAISS flat vs. HNSW at 10k/100k/1M vectors: search time for the retriever's 50 candidates,
+   recall@10 raw and after the exact re-ranking the retriever does, build time, index memory.
 6. bot throughput: 100 chats at once through the local Bot API server.
 """
 
@@ -27,7 +28,7 @@ from index.ann import build_faiss_index
 from index.build import BuildSettings, embedding_texts, rebuild
 from index.config import Settings
 from index.embedding import TorchBackend, resolve_model_path
-from index.retriever import LiveIndex
+from index.retriever import CANDIDATES, LiveIndex
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -168,16 +169,21 @@ def bench_scale(sizes: list[int]) -> list[dict]:
             index = build_faiss_index(vectors, index_type)
             build_s = time.perf_counter() - started
             memory = max(_rss_mb() - before, index_bytes(index) / 2**20)
-            times, found = [], []
+            times, found, reranked = [], [], []
             for query in queries:
                 t = time.perf_counter()
-                _, ids = index.search(query.reshape(1, -1), 10)
+                _, ids = index.search(query.reshape(1, -1), CANDIDATES)
                 times.append((time.perf_counter() - t) * 1000)
-                found.append(ids[0])
+                found.append(ids[0][:10])
+                # As the retriever does: exact cosine for the candidates, from the stored vectors.
+                candidates = ids[0][ids[0] >= 0]
+                reranked.append(candidates[np.argsort(-(vectors[candidates] @ query))][:10])
             truth = found if index_type == "flat" else truth
             recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+            recall_reranked = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(reranked, truth)])
             rows.append({"vectors": size, "index": index_type, "build_s": build_s, "search_p50_ms": percentile(times, 50),
-                         "search_p95_ms": percentile(times, 95), "recall@10": float(recall), "index_mb": memory,
+                         "search_p95_ms": percentile(times, 95), "recall@10": float(recall),
+                         "recall@10_reranked": float(recall_reranked), "index_mb": memory,
                          "bytes_per_vector": index_bytes(index) / size})
             del index
     return rows
@@ -231,8 +237,8 @@ def print_table(results: dict) -> None:
         (f"bot: {t['chats']} chats, answers/s, p95 update->reply (ms)", f"{t['answers_per_s']:.1f}, {t['p95_update_to_reply_ms']:.0f}", ">= 50/s"),
     ]
     for row in results["scale"]:
-        lines.append((f"scale {row['vectors']:,} {row['index']}: p50/p95 ms, recall@10, MB",
-                      f"{row['search_p50_ms']:.2f}/{row['search_p95_ms']:.2f}, {row['recall@10']:.3f}, {row['index_mb']:.0f}",
+        lines.append((f"scale {row['vectors']:,} {row['index']}: p50/p95 ms, recall@10 (reranked), MB",
+                      f"{row['search_p50_ms']:.2f}/{row['search_p95_ms']:.2f}, {row['recall@10']:.3f} ({row['recall@10_reranked']:.3f}), {row['index_mb']:.0f}",
                       "1M: p50 <= 10 ms, recall >= 0.95, <= 1 GB"))
     print("| measure | result | target |\n| --- | --- | --- |")
     for name, value, target in lines:

@@ -154,8 +154,9 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
 
     documents = {d.id: d for d in _read_jsonl(folder / "documents.jsonl", Document)}
     chunks = _read_jsonl(folder / "chunks.jsonl", Chunk)
-    chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False)
-    sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+    # Memory-mapped: a large corpus keeps its exact vectors on disk, read only for re-ranking.
+    chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
+    sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
     faiss_index = faiss.read_index(str(folder / "index.faiss"))
     set_search_depth(faiss_index)
     snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index)
