@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -134,12 +135,9 @@ def export_onnx(model, folder: Path) -> None:
     staging.mkdir(parents=True, exist_ok=True)
     sample = model.tokenizer(["an example"], return_tensors="pt")
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(
-        Encoder(transformer.auto_model).eval(), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-        str(staging / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=["hidden"], dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "hidden": axes},
-        opset_version=17, dynamo=False,
-    )
+    with warnings.catch_warnings():  # the tracer's notes are for exporter authors, not our users
+        warnings.simplefilter("ignore")
+        _export(Encoder(transformer.auto_model).eval(), sample, staging / "model.onnx", axes)
     (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
     dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     settings = {"max_seq_length": model.max_seq_length, "dimension": int(dimension())}
@@ -149,6 +147,17 @@ def export_onnx(model, folder: Path) -> None:
 
         shutil.rmtree(folder)
     os.rename(staging, folder)
+
+
+def _export(encoder, sample, path: Path, axes: dict) -> None:
+    import torch
+
+    torch.onnx.export(
+        encoder, (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(path),
+        input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["hidden"],
+        dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "hidden": axes},
+        opset_version=17, dynamo=False,
+    )
 
 
 class OnnxBackend:
