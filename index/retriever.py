@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused per chunk.
 
-The fused score is `cosine + LEXICAL_WEIGHT * bm25 / max_bm25`: dense similarity carries
+The fused score is `dense + LEXICAL_WEIGHT * bm25 / max_bm25`, where dense is the larger of the
+chunk's cosine and SENTENCE_WEIGHT times its best sentence's cosine: dense similarity carries
 paraphrases, the normalised BM25 term carries names, numbers and misspellings (see `lexical`).
 """
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 LEXICAL_WEIGHT = 0.4
 CANDIDATES = 50
+SENTENCE_WEIGHT = 0.9
 
 
 class Retriever:
@@ -34,6 +36,10 @@ class Retriever:
         self.embedder = embedder
         self.bm25 = BM25([chunk_embedding_text(c) for c in snapshot.chunks])
         self.proper_terms = proper_terms([c.text for c in snapshot.chunks])
+        # Sentence vector rows of every chunk, flattened: chunk i owns [offsets[i], offsets[i + 1]).
+        rows = snapshot.sentence_rows
+        self._sentence_rows_flat = np.array([rows[(c.doc_id, s.start, s.end)] for c in snapshot.chunks for s in c.sentences], dtype=np.int64)
+        self._sentence_offsets = np.concatenate([[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]).astype(np.int64)
         self.section_terms: dict[tuple[str, str], set[str]] = {}
         for chunk in snapshot.chunks:
             section = self.section_terms.setdefault((chunk.doc_id, chunk.heading), set(normalise(chunk.heading)))
@@ -59,7 +65,7 @@ class Retriever:
         lexical = self.bm25.scores(query)
         lexical_candidates = {int(row) for row in np.argsort(-lexical)[:CANDIDATES] if lexical[row] > 0}
         rows = np.fromiter(self._dense_candidates(vector) | lexical_candidates, dtype=np.int64)
-        dense = self.snapshot.chunk_vectors[rows] @ vector
+        dense = np.maximum(self.snapshot.chunk_vectors[rows] @ vector, SENTENCE_WEIGHT * self._best_sentences(rows, vector))
         top_lexical = float(lexical.max()) or 1.0
         fused = dense + LEXICAL_WEIGHT * lexical[rows] / top_lexical
         order = np.argsort(-fused)[:k]
@@ -67,6 +73,14 @@ class Retriever:
             Hit(chunk=chunks[rows[i]], score=float(fused[i]), dense=float(dense[i]), lexical=float(lexical[rows[i]]))
             for i in order
         ]
+
+    def _best_sentences(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Per chunk, the cosine of its sentence closest to the query: a one-sentence answer inside a
+        longer passage is found even when the passage as a whole is about more."""
+        starts, ends = self._sentence_offsets[rows], self._sentence_offsets[rows + 1]
+        picked = np.concatenate([self._sentence_rows_flat[a:b] for a, b in zip(starts, ends)])
+        sims = self.snapshot.sentence_vectors[picked] @ vector
+        return np.maximum.reduceat(sims, np.cumsum(ends - starts) - (ends - starts))
 
     def _dense_candidates(self, vector: np.ndarray) -> set[int]:
         depth = min(CANDIDATES, len(self.snapshot.chunks))
