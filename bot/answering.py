@@ -18,7 +18,7 @@ from bot.followup import resolve_followup
 from bot.generative import SYSTEM_PROMPT, ChatClient, GenerationFailed, best_supporting_span, build_prompt, check_sentences
 from bot.models import Answer, Citation
 from bot.questions import clean_question
-from index.lexical import normalise
+from index.lexical import term_set
 from index.retriever import LiveIndex, Retriever
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _sentence(item: Evidence, retriever: Retriever) -> str:
 
 
 def _overlap(a: str, b: str) -> float:
-    first, second = set(normalise(a)), set(normalise(b))
+    first, second = term_set(a), term_set(b)
     return len(first & second) / max(1, min(len(first), len(second)))
 
 

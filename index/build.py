@@ -150,8 +150,8 @@ def _vectors_for(texts, cache, embedder, progress, label) -> tuple[np.ndarray, i
             bar.update(len(batch))
     if bar:
         bar.close()
-    if not texts:
-        return np.zeros((0, getattr(embedder, "dimension", 0)), dtype=np.float32), 0
+    if not texts:  # an empty corpus: nothing to embed, and no dimension to learn it from
+        return np.zeros((0, 0), dtype=np.float32), 0
     return np.stack([cache[k] for k in keys]).astype(np.float32), len(missing)
 
 
