@@ -9,8 +9,9 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    nowhere in the sources ("Zelensky", "2026") means the sources cannot answer; so does a noun the
    question asks about ("the population", "how many troops") that the sources never use.
    Misspellings match by spelling similarity (see `index.lexical`).
-2. Answer type: "how many/how much/what share" needs a number in the sentence, "when/what year" a
-   date, "who" a person's name. "Japan" + a percentage never occur in one sentence, so the
+2. Answer type: "how many/how much/what share" needs a number in the sentence (a date such as
+   "October 2024" is not one), "how long" a number or date, "when/what year" a date, "who" a
+   person's name; the words naming the kind ("what year") are not content the sentence must share. "Japan" + a percentage never occur in one sentence, so the
    question about Japan's GDP share is not answered with South Korea's 2.3%. Questions other than
    "why" also need the sentence grounded in the question's words: `MIN_TERM_COVERAGE` of its
    content words, or a similarity of `STRONG_SIMILARITY`, or two of its named entities in the
@@ -36,6 +37,7 @@ import numpy as np
 
 from index.lexical import STOPWORDS, normalise, term_set
 from index.models import Chunk, Hit, Span
+from index.places import cities_of
 from index.retriever import Retriever
 
 SIM_WEIGHT = 0.5
@@ -52,13 +54,17 @@ REASON_BONUS = 0.15
 _REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
 NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
 
-_NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|long|fast)|what (share|percentage|percent|portion|proportion|amount|number)|by how much|how much)\b", re.I)
+_DURATION_Q = re.compile(r"\bhow long\b", re.I)
+_NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|fast)|what (share|percentage|percent|portion|proportion|amount|number)|by how much|how much)\b", re.I)
 _DATE_Q = re.compile(r"\b(when|what year|which year|since when|by what year|what date)\b", re.I)
 _PERSON_Q = re.compile(r"^\s*(who|whom)\b|\bwhich (minister|leader|official|person|politician|president|expert|analyst)\b", re.I)
 _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|half|twice|double|dozen|percent"
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
-_HAS_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|November|December)\b")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b")
+# A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
+_DATE_EXPRESSION = re.compile(rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b")
 _TITLE = r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|Ambassador)"
 _NAME = r"[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+"
 # A person's name: after a title ("Defense Minister Richard Marles"), or introduced as one
@@ -77,7 +83,7 @@ _GENERIC = {"much", "many", "accord", "kind", "type", "happen", "main", "reason"
 class QuestionProfile:
     """What the question asks for: answer type, required entities, other content terms."""
 
-    answer_type: str  # "number" | "date" | "person" | "reason" | "other"
+    answer_type: str  # "number" | "duration" | "date" | "person" | "reason" | "other"
     entities: tuple[tuple[str, ...], ...]  # each entity: its stems, any of which may match
     terms: tuple[str, ...]
     unknown: tuple[str, ...] = ()  # words of asked-about nouns the sources never use
@@ -115,8 +121,9 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
             entities.append(stems)
     entity_stems = {s for e in entities for s in e}
     all_lower_case = not entities
+    answer_type = _answer_type(question)
     terms = []
-    for term in normalise(question):
+    for term in normalise(_without_answer_kind(question, answer_type)):
         if term in entity_stems or term in _GENERIC:
             continue
         if all_lower_case and _looks_like_name(term, retriever):
@@ -127,9 +134,14 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         stems[0] for stems in _asked_nouns(question)
         if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
     )
-    return QuestionProfile(
-        _answer_type(question), tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown
-    )
+    return QuestionProfile(answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown)
+
+
+def _without_answer_kind(question: str, answer_type: str) -> str:
+    """The question without the words naming the kind of answer: the "year" of "by what year" or the
+    "share" of "what share" is what the answer is, not a word the answer sentence must repeat."""
+    pattern = {"number": _NUMBER_Q, "duration": _DURATION_Q, "date": _DATE_Q}.get(answer_type)
+    return pattern.sub(" ", question) if pattern else question
 
 
 def _asked_nouns(question: str) -> list[tuple[str, ...]]:
@@ -149,7 +161,7 @@ def _looks_like_name(term: str, retriever: Retriever) -> bool:
 
 
 def _answer_type(question: str) -> str:
-    for kind, pattern in (("number", _NUMBER_Q), ("date", _DATE_Q), ("person", _PERSON_Q), ("reason", _REASON_Q)):
+    for kind, pattern in (("number", _NUMBER_Q), ("duration", _DURATION_Q), ("date", _DATE_Q), ("person", _PERSON_Q), ("reason", _REASON_Q)):
         if pattern.search(question):
             return kind
     return "other"
@@ -219,7 +231,8 @@ def _share(entities: tuple[tuple[str, ...], ...], context: set[str], retriever: 
 
 
 def _found(alternatives: tuple[str, ...], context: set[str], retriever: Retriever) -> bool:
-    return any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem))
+    """Any stem of the entity (or its closest spelling) in `context`, or, for a country, one of its cities."""
+    return any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem)) or bool(cities_of(alternatives) & context)
 
 
 def _coverage(terms: tuple[str, ...], context: set[str], retriever: Retriever) -> float:
@@ -231,5 +244,9 @@ def _coverage(terms: tuple[str, ...], context: set[str], retriever: Retriever) -
 
 
 def _has_answer_type(answer_type: str, sentence: str) -> bool:
-    pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE, "person": _HAS_PERSON}.get(answer_type)
+    if answer_type == "number":
+        return bool(_HAS_NUMBER.search(_DATE_EXPRESSION.sub(" ", sentence)))
+    if answer_type == "duration":  # "for three years" or "since October 2024"
+        return bool(_HAS_NUMBER.search(sentence))
+    pattern = {"date": _HAS_DATE, "person": _HAS_PERSON}.get(answer_type)
     return pattern is None or bool(pattern.search(sentence))

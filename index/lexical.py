@@ -7,6 +7,8 @@ readers misspell names ("albanesse"). Three layers close the gap:
 2. `VARIANTS`: spelling variants of the same name or word, mapped to one form.
 3. Fuzzy expansion: a query term that is not in the corpus vocabulary matches the vocabulary terms
    closest to it in spelling (difflib ratio >= `FUZZY_CUTOFF`), weighted by that similarity.
+4. Places: a country named in the query also matches its capital and big cities, at
+   `PLACE_WEIGHT` ("Netherlands" -> "Hague", "South Korea" -> "Seoul"; see `index.places`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import unicodedata
 from collections import Counter, defaultdict
 
 import numpy as np
+
+from index.places import cities_named_in
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
@@ -46,6 +50,7 @@ STOPWORDS = frozenset(
 )
 
 FUZZY_CUTOFF = 0.8
+PLACE_WEIGHT = 0.3  # a city standing for a country the query names (see `index.places`)
 K1, B = 1.2, 0.75
 
 
@@ -130,9 +135,11 @@ class BM25:
         """BM25 score of every text for `query` (zeros where nothing matched)."""
         scores = np.zeros(self.size, dtype=np.float32)
         norm = K1 * (1 - B + B * self.lengths / max(self.average_length, 1e-9))
-        for query_term in set(normalise(query)):
+        terms = normalise(query)
+        weighted = dict.fromkeys(terms, 1.0) | {c: PLACE_WEIGHT for c in cities_named_in(terms) - set(terms) if c in self.postings}
+        for query_term, query_weight in weighted.items():
             for term, weight in self.expand(query_term):
-                idf = self.idf(term) * weight
+                idf = self.idf(term) * weight * query_weight
                 for row, tf in self.postings.get(term, ()):
                     scores[row] += idf * tf * (K1 + 1) / (tf + norm[row])
         return scores

@@ -47,12 +47,19 @@ def test_number_question_cites_the_number(answerer: Answerer, seed_build):
         "What share of GDP does Japan spend on defence?",
         "What did Zelensky say at the Hague summit?",
         "How many troops does Australia contribute to NATO missions?",
+        "How big is Japan's defence budget in yen?",  # the only number near Japan is a date
     ],
 )
 def test_questions_the_sources_do_not_answer_are_abstained(answerer: Answerer, question):
     answer = answerer.answer(question)
     assert answer.abstained and answer.citations == []
     assert answer.answer.startswith("The sources don't say.")
+
+
+def test_a_country_is_found_through_its_city(answerer: Answerer):
+    answer = answerer.answer("Which Australian minister travelled to the Netherlands for the summit?")
+    assert not answer.abstained
+    assert "Richard Marles" in answer.citations[0].quote
 
 
 def test_every_quote_is_verbatim_at_its_offsets(answerer: Answerer, seed_build):

@@ -15,6 +15,8 @@ from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
 from index.errors import IndexCorrupt
+from index.lexical import BM25
+from index.places import cities_of
 from index.retriever import LiveIndex
 from index.sources import load_documents
 from index.store import current_version, load_snapshot
@@ -177,6 +179,14 @@ def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, qu
     retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
     hits = retriever.search(question, k=5)
     assert expected in hits[0].chunk.text
+
+
+def test_a_country_in_the_query_also_matches_its_cities():
+    bm25 = BM25(["Seoul is likely to face pressure to spend more.", "Tokyo announced a larger budget.", "Talks were held in The Hague."])
+    assert np.argmax(bm25.scores("pressure on South Korea")) == 0
+    assert np.argmax(bm25.scores("What happened in the Netherlands?")) == 2
+    assert bm25.scores("Seoul")[1:].max() == 0  # one direction: a city does not stand for other places
+    assert cities_of(("south", "korea")) >= {"seoul"} and "seoul" not in cities_of(("japan",))
 
 
 def test_onnx_query_encoder_gives_the_same_vectors(tmp_path, embedder):

