@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.lexical import STOPWORDS, normalise, term_set
+from index.lexical import STOPWORDS, normalise, stem, term_set
 from index.models import Chunk, Hit, Span
-from index.places import cities_of
+from index.places import cities_of, is_place
 from index.retriever import Retriever
 
 SIM_WEIGHT = 0.5
@@ -68,15 +68,16 @@ _DATE_EXPRESSION = re.compile(rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\
 _TITLE = r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|Ambassador)"
 _NAME = r"[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+"
 # A person's name: after a title ("Defense Minister Richard Marles"), or introduced as one
-# ("Christopher Johnstone from ...", "Lee Jae-Myung, who ..."); "South Korea, Japan" is not one.
-_HAS_PERSON = re.compile(rf"{_TITLE}\s+{_NAME}|\b{_NAME}(?:,? (?:who|from|of the)\b|, (?:a|an|the) )")
+# ("Christopher Johnstone from ...", "Lee Jae-Myung, who ..."); "South Korea, Japan" is not one, and
+# neither is a country or city ("New Zealand of the four partners").
+_HAS_PERSON = re.compile(rf"{_TITLE}\s+{_NAME}|\b(?P<introduced>{_NAME})(?:,? (?:who|from|of the)\b|, (?:a|an|the) )")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
 _QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how", "did", "does", "do", "is", "are", "i",
                    "was", "were", "can", "could", "according", "tell", "explain", "please"}
 _ACCORDING_TO = re.compile(r",?\s*according to\b[^,?]*|\bin the (?:article|brief|release|sources?)\b", re.I)
 _DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose"}
-_GENERIC = {"much", "many", "accord", "kind", "type", "happen", "main", "reason", "cause", "make", "made", "think", "mean", "source",
-            "article", "brief", "say", "exactly", "actually", "really"}
+_GENERIC = frozenset(stem(word) for word in """much many according kind type happen main reason cause make made think mean
+    source article brief say exactly actually really""".split())
 
 
 @dataclass(frozen=True)
@@ -248,5 +249,7 @@ def _has_answer_type(answer_type: str, sentence: str) -> bool:
         return bool(_HAS_NUMBER.search(_DATE_EXPRESSION.sub(" ", sentence)))
     if answer_type == "duration":  # "for three years" or "since October 2024"
         return bool(_HAS_NUMBER.search(sentence))
-    pattern = {"date": _HAS_DATE, "person": _HAS_PERSON}.get(answer_type)
+    if answer_type == "person":
+        return any(not m["introduced"] or not is_place(tuple(normalise(m["introduced"]))) for m in _HAS_PERSON.finditer(sentence))
+    pattern = {"date": _HAS_DATE}.get(answer_type)
     return pattern is None or bool(pattern.search(sentence))

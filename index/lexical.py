@@ -3,7 +3,7 @@
 Questions and these sources often spell things differently: the machine-translated article writes
 "Indopazacifik", "the Haag" and "Die Haag" where readers write "Indo-Pacific" and "The Hague", and
 readers misspell names ("albanesse"). Three layers close the gap:
-1. `normalise`: lower case, accents folded, hyphenated words also joined, light stemming.
+1. `normalise`: lower case, accents folded, hyphenated words also joined, Snowball stemming.
 2. `VARIANTS`: spelling variants of the same name or word, mapped to one form.
 3. Fuzzy expansion: a query term that is not in the corpus vocabulary matches the vocabulary terms
    closest to it in spelling (difflib ratio >= `FUZZY_CUTOFF`), weighted by that similarity.
@@ -21,6 +21,7 @@ import unicodedata
 from collections import Counter, defaultdict
 
 import numpy as np
+import snowballstemmer
 
 from index.places import cities_named_in
 
@@ -50,6 +51,7 @@ STOPWORDS = frozenset(
 )
 
 FUZZY_CUTOFF = 0.8
+_STEMMER = snowballstemmer.stemmer("english")
 PLACE_WEIGHT = 0.3  # a city standing for a country the query names (see `index.places`)
 K1, B = 1.2, 0.75
 
@@ -61,27 +63,17 @@ def _fold(word: str) -> str:
 
 @functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to meet "cancelled", "cancellation" and "cancel"."""
+    """Snowball (Porter 2) stem of a folded word, after the spelling variants and demonyms:
+    "cooperate" and "cooperation" meet, "Australian" meets "Australia"."""
     if any(ch.isdigit() for ch in word):
         return word.replace(",", "")
     for pattern, canonical in VARIANTS:
         if pattern.match(word):
             return canonical
     word = re.sub(r"'s$", "", word)
-    for suffix, replacement in (("ations", ""), ("ation", ""), ("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + replacement
-            # "cancelled" -> "cancell" -> "cancel"
-            if replacement == "" and word[-1] == word[-2] and word[-1] not in "aeiouls":
-                word = word[:-1]
-            elif replacement == "" and word.endswith("ll") and len(word) > 5:
-                word = word[:-1]
-            return word
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-        word = word[:-1]
     if word.endswith(("ian", "ean")) and len(word) > 5:  # demonyms: Australian -> australia, Korean -> korea
         word = word[:-1]
-    return word
+    return _STEMMER.stemWord(word)
 
 
 def normalise(text: str, keep_stopwords: bool = False) -> list[str]:

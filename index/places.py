@@ -43,6 +43,17 @@ def cities_of(country: tuple[str, ...]) -> frozenset[str]:
     return _country_cities().get(tuple(country), frozenset())
 
 
+@functools.lru_cache(maxsize=1)
+def _place_names() -> frozenset[tuple[str, ...]]:
+    countries = _country_cities()
+    return frozenset(countries) | {(city,) for cities in countries.values() for city in cities}
+
+
+def is_place(stems: tuple[str, ...]) -> bool:
+    """Whether these stems name a country or one of the cities above."""
+    return tuple(stems) in _place_names()
+
+
 def cities_named_in(terms: list[str]) -> set[str]:
     """City stems for every country named by a run of consecutive `terms` ("south", "korea" -> "seoul", ...)."""
     found: set[str] = set()
