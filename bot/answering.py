@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.errors import BadQuestion
 from bot.evidence import Evidence, judge_sentences, profile_question
-from bot.followup import resolve_followup
+from bot.followup import Resolved, resolve_followup
 from bot.generative import SYSTEM_PROMPT, ChatClient, GenerationFailed, best_supporting_span, build_prompt, check_sentences
 from bot.models import Answer, Citation
 from bot.questions import clean_question
@@ -69,14 +69,17 @@ class Answerer:
         answer = self._answer_from(retriever, question, resolved)
         return answer.model_copy(update={"seconds": round(time.perf_counter() - started, 4)})
 
-    def _answer_from(self, retriever: Retriever, question: str, resolved: str) -> Answer:
-        vector = retriever.embed_query(resolved)
-        hits = retriever.search(resolved, k=self.options.top_k, vector=vector)
+    def _answer_from(self, retriever: Retriever, question: str, followup: Resolved) -> Answer:
+        resolved = followup.question
+        vector = retriever.embed_query(followup.search_text)
+        hits = retriever.search(followup.search_text, k=self.options.top_k, vector=vector)
         profile = profile_question(resolved, retriever)
+        if followup.topic:
+            profile = profile.continuing(profile_question(followup.topic, retriever))
         judged = [e for e in judge_sentences(profile, hits, vector, retriever) if e.entities_found and e.type_found]
         evidence = [e for e in judged if e.answers]
         support = round(judged[0].support, 4) if judged else 0.0
-        base = dict(question=question, resolved_question=resolved, index_version=retriever.version, support=support)
+        base = dict(question=question, resolved_question=resolved, topic=followup.topic, index_version=retriever.version, support=support)
         if not evidence:
             related = _related_titles(retriever, hits)
             text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")

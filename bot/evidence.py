@@ -31,7 +31,7 @@ A sentence passing all three is evidence. No evidence: the answer abstains.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -88,6 +88,12 @@ class QuestionProfile:
     entities: tuple[tuple[str, ...], ...]  # each entity: its stems, any of which may match
     terms: tuple[str, ...]
     unknown: tuple[str, ...] = ()  # words of asked-about nouns the sources never use
+
+    def continuing(self, topic: QuestionProfile) -> QuestionProfile:
+        """This profile with the content words of the question a follow-up continues."""
+        named = {s for e in self.entities for s in e}
+        added = tuple(t for t in topic.terms if t not in self.terms and t not in named)
+        return replace(self, terms=self.terms + added)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from bot.answering import Answerer
+from bot.followup import Resolved
 from bot.models import Answer
 from evals import metrics
 from evals.dataset import EvalCase, GoldSpan, gold_spans
@@ -49,7 +50,8 @@ def run_cases(answerer: Answerer, cases: list[EvalCase], sources_dir: Path) -> l
     for case in cases:
         answer = answerer.answer(case.question, previous=resolved.get(case.follows) if case.follows else None)
         resolved[case.id] = answer.resolved_question
-        ranked = answerer.live_index.retriever().search(answer.resolved_question, k=RETRIEVAL_DEPTH)
+        searched = Resolved(answer.resolved_question, answer.topic).search_text
+        ranked = answerer.live_index.retriever().search(searched, k=RETRIEVAL_DEPTH)
         passages = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in ranked]
         results.append(score_case(case, answer, passages, gold_spans(case, sources_dir), sources_dir))
     return results

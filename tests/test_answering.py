@@ -83,6 +83,14 @@ def test_follow_up_is_resolved_against_the_previous_question(answerer: Answerer)
     assert any("Ishiba" in c.quote or "Trump" in c.quote for c in follow_up.citations)
 
 
+def test_a_pronoun_follow_up_keeps_the_previous_topic(answerer: Answerer):
+    first = answerer.answer("What share of GDP does South Korea spend on defence?")
+    follow_up = answerer.answer("and what will it face next?", previous=first.resolved_question)
+    assert follow_up.resolved_question == "what will South Korea face next?"
+    assert follow_up.topic == first.resolved_question
+    assert any("pressure to increase" in c.quote for c in follow_up.citations)
+
+
 @pytest.mark.parametrize(
     "question, expected",
     [
