@@ -11,7 +11,10 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    Misspellings match by spelling similarity (see `index.lexical`).
 2. Answer type: "how many/how much/what share" needs a number in the sentence (a date such as
    "October 2024" is not one), "how long" a number or date, "when/what year" a date, "who" a
-   person's name; the words naming the kind ("what year") are not content the sentence must share. "Japan" + a percentage never occur in one sentence, so the
+   person's name; the words naming the kind ("what year") are not content the sentence must share.
+   "How many X" also needs a number that counts X: "won 17 additional seats" counts seats, "in
+   the past two years" does not count drones (a word after the number with the same stem, or a
+   word vector within `COUNTED_SIMILARITY`: "200 cargo ships" counts vessels). "Japan" + a percentage never occur in one sentence, so the
    question about Japan's GDP share is not answered with South Korea's 2.3%. Questions other than
    "why" also need the sentence grounded in the question's words: `MIN_TERM_COVERAGE` of its
    content words, or a similarity of `STRONG_SIMILARITY`, or two of its named entities in the
@@ -52,6 +55,8 @@ MIN_TERM_COVERAGE = 0.15
 STRONG_SIMILARITY = 0.56
 REASON_BONUS = 0.15
 _REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
+COUNTED_SIMILARITY = 0.5  # "vessels" ~ "ships" (0.6+), "drones" vs "years" (lower)
+_WORD_VECTORS: dict[str, np.ndarray] = {}
 NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
 
 _DURATION_Q = re.compile(r"\bhow long\b", re.I)
@@ -59,7 +64,11 @@ _NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|fast)|what (share|
 _DATE_Q = re.compile(r"\b(when|what year|which year|since when|by what year|what date)\b", re.I)
 _PERSON_Q = re.compile(r"^\s*(who|whom)\b|\bwhich (minister|leader|official|person|politician|president|expert|analyst)\b", re.I)
 _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
-_NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|half|twice|double|dozen|percent"
+_NUMBER_WORDS_COUNTING = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen"
+_NUMBER_WORDS = _NUMBER_WORDS_COUNTING + "|half|twice|double|percent"
+_ELLIPTICAL = re.compile(r"\s+(?:\w+ed|were|was|are|have|had)\b")
+_HOW_MANY = re.compile(r"\bhow many\b", re.I)
+_COUNT = re.compile(rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})", re.I)
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # A date, or a time relative to one: "in the next four to seven years", "three days before the summit".
@@ -89,6 +98,7 @@ class QuestionProfile:
     entities: tuple[tuple[str, ...], ...]  # each entity: its stems, any of which may match
     terms: tuple[str, ...]
     unknown: tuple[str, ...] = ()  # words of asked-about nouns the sources never use
+    counted: str | None = None  # the noun a "how many" counts: "seats" in "how many seats did ..."
 
     def continuing(self, topic: QuestionProfile) -> QuestionProfile:
         """This profile with the content words of the question a follow-up continues."""
@@ -142,7 +152,20 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         stems[0] for stems in _asked_nouns(question)
         if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
     )
-    return QuestionProfile(answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown)
+    return QuestionProfile(
+        answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown, _counted_noun(question)
+    )
+
+
+def _counted_noun(question: str) -> str | None:
+    """What a "how many" counts: the first plural among the next words ("how many cargo vessels
+    would", "how many of Warsaw's inhabitants"), else the first content word ("how many people")."""
+    after = _HOW_MANY.search(question)
+    if not after:
+        return None
+    words = [w for w in re.findall(r"[\w'’-]+", question[after.end():])[:4] if w.lower() not in STOPWORDS]
+    plural = next((w for w in words if re.fullmatch(r"[^\W\d_]+[^s's]s", w.lower())), None)
+    return (plural or (words[0] if words else "")).lower() or None
 
 
 def _without_answer_kind(question: str, answer_type: str) -> str:
@@ -217,7 +240,7 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                     and all(_found(e, section, retriever) for e in profile.entities)
                     and entity_share >= MIN_ENTITY_SHARE,
                     entity_share=entity_share,
-                    type_found=_has_answer_type(profile.answer_type, sentence) and grounded,
+                    type_found=_has_answer_type(profile.answer_type, sentence) and grounded and _counts(profile.counted, sentence, retriever),
                     support=support,
                 )
             )
@@ -254,6 +277,33 @@ def _coverage(terms: tuple[str, ...], context: set[str], retriever: Retriever) -
     weights = {t: retriever.bm25.idf(t) if t in retriever.bm25.postings else retriever.bm25.idf("") for t in terms}
     found = sum(w for t, w in weights.items() if _found((t,), context, retriever))
     return found / sum(weights.values())
+
+
+def _counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
+    """Whether a number in the sentence counts `noun` ("17 additional seats" counts seats, "two
+    years" does not count drones): one of the few words after it is the noun, by stem or by a
+    word-embedding similarity of `COUNTED_SIMILARITY` ("200 cargo ships" counts vessels)."""
+    if noun is None:
+        return True
+    numbers = list(_COUNT.finditer(_DATE_EXPRESSION.sub(" ", sentence).replace("%", " percent")))
+    if any(not m["after"] or _ELLIPTICAL.match(m["after"]) for m in numbers):  # "Four thousand emigrated", "number 30,000."
+        return True
+    after_numbers = [w for m in numbers for w in re.findall(r"[^\W\d_]+", m["after"])]
+    if not after_numbers:
+        return False
+    if any(stem(w.lower()) == stem(noun) for w in after_numbers):
+        return True
+    vectors = _word_vectors(retriever.embedder, (noun, *[w.lower() for w in after_numbers]))
+    return bool((vectors[1:] @ vectors[0]).max() >= COUNTED_SIMILARITY)
+
+
+def _word_vectors(embedder, words: tuple[str, ...]) -> np.ndarray:
+    missing = [w for w in dict.fromkeys(words) if w not in _WORD_VECTORS]
+    if missing:
+        if len(_WORD_VECTORS) > 50_000:
+            _WORD_VECTORS.clear()
+        _WORD_VECTORS.update(zip(missing, embedder.embed(missing)))
+    return np.stack([_WORD_VECTORS[w] for w in words])
 
 
 def _has_answer_type(answer_type: str, sentence: str) -> bool:

@@ -48,12 +48,19 @@ def test_number_question_cites_the_number(answerer: Answerer, seed_build):
         "What did Zelensky say at the Hague summit?",
         "How many troops does Australia contribute to NATO missions?",
         "How big is Japan's defence budget in yen?",  # the only number near Japan is a date
+        "How many drones did China deliver to Russia?",  # the only number counts years
     ],
 )
 def test_questions_the_sources_do_not_answer_are_abstained(answerer: Answerer, question):
     answer = answerer.answer(question)
     assert answer.abstained and answer.citations == []
     assert answer.answer.startswith("The sources don't say.")
+
+
+def test_how_many_is_answered_by_a_number_that_counts_the_thing(answerer: Answerer):
+    answer = answerer.answer("How many cargo vessels would a war with China in the western Pacific require?")
+    assert not answer.abstained
+    assert "200 cargo ships" in answer.citations[0].quote
 
 
 def test_a_country_is_found_through_its_city(answerer: Answerer):
