@@ -52,7 +52,7 @@ MIN_ENTITY_SHARE = 0.5  # IDF-weighted share of the entities near the sentence
 NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
 WINDOW_CHARS = 600
 MIN_TERM_COVERAGE = 0.15
-STRONG_SIMILARITY = 0.56
+STRONG_SIMILARITY = 0.54
 REASON_BONUS = 0.15
 _REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
 COUNTED_SIMILARITY = 0.5  # "vessels" ~ "ships" (0.6+), "drones" vs "years" (lower)
@@ -71,6 +71,9 @@ _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _COUNT = re.compile(rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})", re.I)
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_TIME_UNITS = r"(days?|weeks?|months?|years?|decades?|centuries|century)"
+# A span of time: "since October 2024", "for three years", "from 2010 to 2019"; not a date alone.
+_HAS_DURATION = re.compile(rf"(?i:\b(since|until|till)\b|\bfrom (\d|{_MONTHS})[^.]{{0,20}}\b(to|until) (\d|{_MONTHS})|\b(\d[\d.,]*|{_NUMBER_WORDS_COUNTING}|several|many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)")
 # A date, or a time relative to one: "in the next four to seven years", "three days before the summit".
 _HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within|over) the (next|coming|past|last) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)")
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
@@ -309,8 +312,8 @@ def _word_vectors(embedder, words: tuple[str, ...]) -> np.ndarray:
 def _has_answer_type(answer_type: str, sentence: str) -> bool:
     if answer_type == "number":
         return bool(_HAS_NUMBER.search(_DATE_EXPRESSION.sub(" ", sentence)))
-    if answer_type == "duration":  # "for three years" or "since October 2024"
-        return bool(_HAS_NUMBER.search(sentence))
+    if answer_type == "duration":
+        return bool(_HAS_DURATION.search(sentence))
     if answer_type == "person":
         return any(not m["introduced"] or not is_place(tuple(normalise(m["introduced"]))) for m in _HAS_PERSON.finditer(sentence))
     pattern = {"date": _HAS_DATE}.get(answer_type)
