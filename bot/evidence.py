@@ -10,7 +10,7 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    question asks about ("the population", "how many troops") that the sources never use.
    Misspellings match by spelling similarity (see `index.lexical`).
 2. Answer type: "how many/how much/what share" needs a number in the sentence (a date such as
-   "October 2024" is not one), "how long" a number or date, "when/what year" a date, "who" a
+   "October 2024" is not one), "how long" a span of time ("since 2024"), "when/what year" a date, "who" a
    person's name; the words naming the kind ("what year") are not content the sentence must share.
    "How many X" also needs a number that counts X: "won 17 additional seats" counts seats, "in
    the past two years" does not count drones (a word after the number with the same stem, or a
