@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 
 from bot.errors import BadQuestion
-from bot.evidence import Evidence, judge_sentences, profile_question
+from bot.evidence import Evidence, judge_sentences, profile_question, rank_passages
 from bot.followup import Resolved, resolve_followup
 from bot.generative import SYSTEM_PROMPT, ChatClient, GenerationFailed, best_supporting_span, build_prompt, check_sentences
-from bot.models import Answer, Citation
+from bot.models import Answer, Citation, Passage
 from bot.questions import clean_question
 from index.lexical import term_set
 from index.retriever import LiveIndex, Retriever
@@ -37,7 +37,7 @@ _ENUMERATED = re.compile(r"^(First|Second|Third|Fourth|Fifth|Finally|Lastly)\b")
 
 @dataclass(frozen=True)
 class AnswerOptions:
-    top_k: int = 6
+    top_k: int = 10
     max_question_chars: int = 1000
 
 
@@ -76,10 +76,16 @@ class Answerer:
         profile = profile_question(resolved, retriever)
         if followup.topic:
             profile = profile.continuing(profile_question(followup.topic, retriever))
-        judged = [e for e in judge_sentences(profile, hits, vector, retriever) if e.entities_found and e.type_found]
+        every_sentence = judge_sentences(profile, hits, vector, retriever)
+        judged = [e for e in every_sentence if e.entities_found and e.type_found]
         evidence = [e for e in judged if e.answers]
         support = round(judged[0].support, 4) if judged else 0.0
-        base = dict(question=question, resolved_question=resolved, topic=followup.topic, index_version=retriever.version, support=support)
+        passages = [
+            Passage(source=hit.chunk.doc_id, start=hit.chunk.start, end=hit.chunk.end, score=round(score, 4))
+            for hit, score in rank_passages(hits, every_sentence)
+        ]
+        base = dict(question=question, resolved_question=resolved, topic=followup.topic, index_version=retriever.version,
+                    support=support, passages=passages)
         if not evidence:
             related = _related_titles(retriever, hits)
             text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")

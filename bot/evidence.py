@@ -48,6 +48,7 @@ COVERAGE_WEIGHT = 0.2
 CONTEXT_WEIGHT = 0.1
 ENTITY_WEIGHT = 0.2
 ANSWER_THRESHOLD = 0.3
+ANSWER_BONUS = 0.2  # in `rank_passages`, for a passage whose sentence answers
 MIN_ENTITY_SHARE = 0.5  # IDF-weighted share of the entities near the sentence
 NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
 WINDOW_CHARS = 600
@@ -250,6 +251,17 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
     return sorted(judged, key=lambda e: -e.support)
 
 
+def rank_passages(hits: list[Hit], judged: list[Evidence]) -> list[tuple[Hit, float]]:
+    """The hits reordered by retrieval score plus their best sentence's support (`ANSWER_BONUS`
+    more when it answers): a passage holding the answer rises above one that only shares words."""
+    best: dict[str, float] = {}
+    for item in judged:
+        score = item.support + (ANSWER_BONUS if item.answers else 0.0)
+        best[item.chunk.id] = max(best.get(item.chunk.id, 0.0), score)
+    scored = [(hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits]
+    return sorted(scored, key=lambda pair: -pair[1])
+
+
 def _window(text: str, span: Span) -> str:
     """The sentence and what precedes it in its paragraph (where its pronouns point)."""
     paragraph_start = text.rfind("\n", 0, span.start) + 1
@@ -301,12 +313,15 @@ def _counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
 
 
 def _word_vectors(embedder, words: tuple[str, ...]) -> np.ndarray:
-    missing = [w for w in dict.fromkeys(words) if w not in _WORD_VECTORS]
+    """Vectors of single words, cached across questions (safe to share between threads)."""
+    known = {w: _WORD_VECTORS.get(w) for w in dict.fromkeys(words)}
+    missing = [w for w, vector in known.items() if vector is None]
     if missing:
+        known.update(zip(missing, embedder.embed(missing)))
         if len(_WORD_VECTORS) > 50_000:
             _WORD_VECTORS.clear()
-        _WORD_VECTORS.update(zip(missing, embedder.embed(missing)))
-    return np.stack([_WORD_VECTORS[w] for w in words])
+        _WORD_VECTORS.update((w, known[w]) for w in missing)
+    return np.stack([known[w] for w in words])
 
 
 def _has_answer_type(answer_type: str, sentence: str) -> bool:

@@ -21,6 +21,15 @@ class Citation(Frozen):
     end: int
 
 
+class Passage(Frozen):
+    """A passage the answer was chosen from, in the order the answerer ranked them."""
+
+    source: str
+    start: int
+    end: int
+    score: float = Field(description="retrieval score plus the support of its best sentence")
+
+
 class Answer(Frozen):
     """The reply to one question."""
 
@@ -31,6 +40,7 @@ class Answer(Frozen):
     abstained: bool
     citations: list[Citation] = []
     related_sources: list[str] = Field(default=[], description="titles named when abstaining")
+    passages: list[Passage] = Field(default=[], description="the passages judged, best first")
     index_version: str | None = None
     composer: str = "extractive"
     support: float = Field(default=0.0, description="best support score of a sentence that fits the question")

@@ -28,6 +28,7 @@ class CaseResult(BaseModel):
     citations: list[dict]
     expected: list[str]
     rank: int | None = None
+    search_rank: int | None = None
     recall_at_5: float | None = None
     cited_gold: bool | None = None
     citation_recall: float | None = None
@@ -51,14 +52,19 @@ def run_cases(answerer: Answerer, cases: list[EvalCase], sources_dir: Path) -> l
         answer = answerer.answer(case.question, previous=resolved.get(case.follows) if case.follows else None)
         resolved[case.id] = answer.resolved_question
         searched = Resolved(answer.resolved_question, answer.topic).search_text
-        ranked = answerer.live_index.retriever().search(searched, k=RETRIEVAL_DEPTH)
-        passages = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in ranked]
-        results.append(score_case(case, answer, passages, gold_spans(case, sources_dir), sources_dir))
+        search_only = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in answerer.live_index.retriever().search(searched, k=RETRIEVAL_DEPTH)]
+        judged = [(p.source, p.start, p.end) for p in answer.passages]
+        results.append(score_case(case, answer, judged, search_only, gold_spans(case, sources_dir), sources_dir))
     return results
 
 
-def score_case(case: EvalCase, answer: Answer, passages, gold: list[GoldSpan], sources_dir: Path) -> CaseResult:
-    """Score one answer against its case."""
+def score_case(case: EvalCase, answer: Answer, passages, search_only, gold: list[GoldSpan], sources_dir: Path) -> CaseResult:
+    """Score one answer against its case.
+
+    Args:
+        passages: the answer's passages as the answerer ranked them (hybrid search, then evidence).
+        search_only: the same question's hybrid-search ranking alone, for comparison.
+    """
     def on_gold(source: str, start: int, end: int) -> bool:
         return any(metrics.overlaps(source, start, end, g.source, g.start, g.end) for g in gold)
 
@@ -75,6 +81,7 @@ def score_case(case: EvalCase, answer: Answer, passages, gold: list[GoldSpan], s
         result["sentences_cited"] = metrics.sentences_cited(answer.answer)
     if case.answerable:
         result["rank"] = metrics.first_relevant_rank([on_gold(*p) for p in passages])
+        result["search_rank"] = metrics.first_relevant_rank([on_gold(*p) for p in search_only])
         result["recall_at_5"] = metrics.share(
             any(metrics.overlaps(*p, g.source, g.start, g.end) for p in passages[:5]) for g in gold
         )
@@ -126,6 +133,8 @@ def summarise(results: list[CaseResult]) -> dict[str, float | None]:
         "hit@3": metrics.mean(metrics.hit_at(r.rank, 3) for r in answerable),
         "hit@5": metrics.mean(metrics.hit_at(r.rank, 5) for r in answerable),
         "mrr": metrics.mean(metrics.reciprocal_rank(r.rank) for r in answerable),
+        "search_only_hit@1": metrics.mean(metrics.hit_at(r.search_rank, 1) for r in answerable),
+        "search_only_hit@5": metrics.mean(metrics.hit_at(r.search_rank, 5) for r in answerable),
         "recall@5 (multi-passage)": metrics.mean(r.recall_at_5 for r in answerable if "multi" in r.tags),
         "answered_with_gold": metrics.share(bool(r.cited_gold) for r in answerable),
         "citation_recall": metrics.mean(r.citation_recall for r in answered),

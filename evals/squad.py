@@ -3,8 +3,10 @@
 Every paragraph becomes a source file; the index is built (incrementally, so reruns are quick)
 under `<out>/squad/`. For each question we report gold-paragraph hit@1/hit@5/MRR, whether the
 cited sentence contains a gold answer, and abstention precision/recall on the unanswerable ones.
-The baselines take the top passage of one retriever and always answer with its sentence closest to
-the question (dense: cosine; BM25: shared terms).
+"ours" ranks passages as the answerer does (hybrid search, then reordered by their evidence, see
+`bot.evidence.rank_passages`). The baselines take the top passage of one retriever (the hybrid
+search alone, dense or BM25) and always answer with its sentence closest to the question (hybrid
+and dense: cosine; BM25: shared terms).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def run_benchmark(data: Path, out: Path, settings: Settings, limit: int | None =
           f"in {time.perf_counter() - started:.1f} s")
     answerer = Answerer(LiveIndex(root / "index", embedder), AnswerOptions(top_k=settings.top_k))
     retriever = answerer.live_index.retriever()
-    rows = {"ours": [], "dense-only": [], "bm25-only": []}
+    rows = {"ours": [], "hybrid-only": [], "dense-only": [], "bm25-only": []}
     for q in questions:
         for system, row in _judge(q, answerer, retriever).items():
             rows[system].append(row)
@@ -83,14 +85,15 @@ def run_benchmark(data: Path, out: Path, settings: Settings, limit: int | None =
 def _judge(q: SquadQuestion, answerer: Answerer, retriever: Retriever) -> dict[str, dict]:
     vector = retriever.embed_query(q.question)
     answer = answerer.answer(q.question)
-    hybrid = [h.chunk.doc_id for h in retriever.search(q.question, k=DEPTH, vector=vector)]
+    hybrid = retriever.search(q.question, k=DEPTH, vector=vector)
     dense_rows = retriever.snapshot.faiss_index.search(vector.reshape(1, -1), DEPTH)[1][0]
     dense = [retriever.snapshot.chunks[i] for i in dense_rows if i >= 0]
     lexical_scores = retriever.bm25.scores(q.question)
     lexical = [retriever.snapshot.chunks[i] for i in np.argsort(-lexical_scores)[:DEPTH]]
     quotes = [c.quote for c in answer.citations]
     return {
-        "ours": _row(q, hybrid, quotes, answer.abstained),
+        "ours": _row(q, [p.source for p in answer.passages], quotes, answer.abstained),
+        "hybrid-only": _row(q, [h.chunk.doc_id for h in hybrid], [_closest_sentence(hybrid[0].chunk, retriever, vector)], False),
         "dense-only": _row(q, [c.doc_id for c in dense], [_closest_sentence(dense[0], retriever, vector)], False),
         "bm25-only": _row(q, [c.doc_id for c in lexical], [_overlapping_sentence(lexical[0], retriever, q.question)], False),
     }
@@ -134,7 +137,7 @@ def _summary(rows: list[dict], questions: list[SquadQuestion]) -> dict:
 
 
 def _print_table(results: dict) -> None:
-    systems = ["ours", "dense-only", "bm25-only"]
+    systems = ["ours", "hybrid-only", "dense-only", "bm25-only"]
     names = list(results["ours"])
     print(f"SQuAD 2.0 dev-half, {results['questions']} questions")
     print("| metric | " + " | ".join(systems) + " |")

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     chunk_size: int = Field(800, ge=100, le=8000)
     chunk_overlap: int = Field(1, ge=0, le=5)
     index_type: str = "auto"
-    top_k: int = Field(6, ge=1, le=50)
+    top_k: int = Field(10, ge=1, le=50)
     max_question_chars: int = Field(1000, ge=10)
 
     telegram_bot_token: SecretStr | None = Field(

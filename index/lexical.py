@@ -17,6 +17,7 @@ import difflib
 import functools
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 
@@ -53,6 +54,7 @@ STOPWORDS = frozenset(
 
 FUZZY_CUTOFF = 0.8
 _STEMMER = snowballstemmer.stemmer("english")
+_STEMMER_LOCK = threading.Lock()
 PLACE_WEIGHT = 0.3  # a city standing for a country the query names (see `index.places`)
 K1, B = 1.2, 0.75
 
@@ -74,7 +76,8 @@ def stem(word: str) -> str:
     word = re.sub(r"'s$", "", word)
     if word.endswith(("ian", "ean")) and len(word) > 5:  # demonyms: Australian -> australia, Korean -> korea
         word = word[:-1]
-    return _STEMMER.stemWord(word)
+    with _STEMMER_LOCK:  # a Snowball stemmer keeps its word in itself: one thread at a time
+        return _STEMMER.stemWord(word)
 
 
 def normalise(text: str, keep_stopwords: bool = False) -> list[str]:

@@ -15,7 +15,7 @@ from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
 from index.errors import IndexCorrupt
-from index.lexical import BM25
+from index.lexical import BM25, stem
 from index.places import cities_of
 from index.retriever import LiveIndex
 from index.sources import load_documents
@@ -187,6 +187,20 @@ def test_a_country_in_the_query_also_matches_its_cities():
     assert np.argmax(bm25.scores("What happened in the Netherlands?")) == 2
     assert bm25.scores("Seoul")[1:].max() == 0  # one direction: a city does not stand for other places
     assert cities_of(("south", "korea")) >= {"seoul"} and "seoul" not in cities_of(("japan",))
+
+
+def test_stemming_gives_the_same_stems_from_many_threads():
+    import random
+    import string
+    from concurrent.futures import ThreadPoolExecutor
+
+    import snowballstemmer
+
+    rng = random.Random(7)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 12))) + rng.choice(["ations", "ing", "ies", "ness", "s"]) for _ in range(20_000)]
+    expected = snowballstemmer.stemmer("english").stemWords(words)
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(stem, words, chunksize=50)) == expected
 
 
 def test_onnx_query_encoder_gives_the_same_vectors(tmp_path, embedder):
