@@ -75,8 +75,9 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 _TIME_UNITS = r"(days?|weeks?|months?|years?|decades?|centuries|century)"
 # A span of time: "since October 2024", "for three years", "from 2010 to 2019"; not a date alone.
 _HAS_DURATION = re.compile(rf"(?i:\b(since|until|till)\b|\bfrom (\d|{_MONTHS})[^.]{{0,20}}\b(to|until) (\d|{_MONTHS})|\b(\d[\d.,]*|{_NUMBER_WORDS_COUNTING}|several|many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)")
-# A date, or a time relative to one: "in the next four to seven years", "three days before the summit".
-_HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within|over) the (next|coming|past|last) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)")
+# A date, or a time relative to one: "in the next four to seven years", "three days before the summit"
+# ("in the past two decades" is a span, not a point in time).
+_HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within) the (next|coming) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)")
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
 _DATE_EXPRESSION = re.compile(rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b")
 _TITLE = r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|Ambassador)"

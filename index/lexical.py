@@ -26,6 +26,7 @@ import snowballstemmer
 
 from index.places import cities_named_in
 
+_CODE_WITH_NUMBER = re.compile(r"\b([A-Z]{1,5}) (\d{1,2})\b")  # "IP 4" is "IP4", as "IP-4" is
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
 # Spelling variants of one name or word (regex on a lower-cased word -> canonical form).
@@ -83,7 +84,7 @@ def stem(word: str) -> str:
 def normalise(text: str, keep_stopwords: bool = False) -> list[str]:
     """Text -> list of term stems; a hyphenated word yields its parts and the joined word."""
     terms: list[str] = []
-    for match in _WORD.finditer(text):
+    for match in _WORD.finditer(_CODE_WITH_NUMBER.sub(r"\1\2", text)):
         word = re.sub(r"'s$", "", _fold(match.group()))
         parts = [p for p in re.split(r"[-']", word) if p]
         candidates = parts + (["".join(parts)] if len(parts) > 1 else [])
