@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import snowballstemmer
 
-from index.places import cities_named_in
+from index.places import cities_named_in, demonym_country
 
 _CODE_WITH_NUMBER = re.compile(r"\b([A-Z]{1,5}) (\d{1,2})\b")  # "IP 4" is "IP4", as "IP-4" is
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
@@ -38,7 +38,7 @@ VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(defence|defense)$", "defense"),
         (r"^(programme|program)$", "program"),
         (r"^(labour|labor|laboratory)$", "labor"),  # machine translation rendered "Labor" as "laboratory"
-        (r"^(usa|us|america|american)$", "america"),
+        (r"^(usa|us|america|americans?)$", "america"),
         (r"^europe(an|ans)?$", "europe"),  # "European" is not a "Europea" (see the demonym rule in `stem`)
     )
 )
@@ -68,14 +68,17 @@ def _fold(word: str) -> str:
 @functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Snowball (Porter 2) stem of a folded word, after the spelling variants and demonyms:
-    "cooperate" and "cooperation" meet, "Australian" meets "Australia"."""
+    "cooperate" and "cooperation" meet, "Chinese" meets "China"."""
     if any(ch.isdigit() for ch in word):
         return word.replace(",", "")
     for pattern, canonical in VARIANTS:
         if pattern.match(word):
             return canonical
     word = re.sub(r"'s$", "", word)
-    if word.endswith(("ian", "ean")) and len(word) > 5:  # demonyms: Australian -> australia, Korean -> korea
+    country = demonym_country(word)  # Chinese -> china, Germans -> germany (see `index.places`)
+    if country:
+        word = country
+    elif word.endswith(("ian", "ean")) and len(word) > 5:  # of a place with a two-word name: Korean -> korea
         word = word[:-1]
     with _STEMMER_LOCK:  # a Snowball stemmer keeps its word in itself: one thread at a time
         return _STEMMER.stemWord(word)

