@@ -50,6 +50,7 @@ def run_evals(args, settings: Settings) -> int:
     from evals.runner import by_tag, drop_reasons, run_cases, summarise
 
     cases = load_cases(args.cases or DEFAULT_PATH, settings.sources_dir)
+    main_set = args.cases is None or args.cases.resolve() == DEFAULT_PATH.resolve()
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
     if args.composer == "generative" and answerer.generator is None:
         raise EvalError("--composer generative needs RAGBOT_LLM_BASE_URL and RAGBOT_LLM_MODEL")
@@ -70,7 +71,8 @@ def run_evals(args, settings: Settings) -> int:
         "drop_reasons": drop_reasons(results),
         "by_tag": by_tag(results),
         "regressions": compare(summary, results, previous),
-        "gate_failures": gate(summary, load_thresholds()),
+        # The thresholds were set on the main set; held-out sets are measured, not gated.
+        "gate_failures": gate(summary, load_thresholds()) if main_set else [],
         "cases": [r.model_dump() for r in results],
     }
     write_reports(args.out, report, results)

