@@ -18,7 +18,7 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    question about Japan's GDP share is not answered with South Korea's 2.3%. Questions other than
    "why" also need the sentence grounded in the question's words: `MIN_TERM_COVERAGE` of its
    content words, or a similarity of `STRONG_SIMILARITY`, or two of its named entities in the
-   sentence itself. ("Who is Australia's foreign minister?" is not answered with the defence
+   sentence itself, or one of them and a similarity of `ENTITY_SIMILARITY`. ("Who is Australia's foreign minister?" is not answered with the defence
    minister: nothing in that sentence says "foreign".)
    At least half of the entities (IDF-weighted) must also stand in the sentence itself, the text
    before it in its paragraph, or its heading: a sentence elsewhere in the section is about
@@ -54,6 +54,7 @@ NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
 WINDOW_CHARS = 600
 MIN_TERM_COVERAGE = 0.15
 STRONG_SIMILARITY = 0.54
+ENTITY_SIMILARITY = 0.48  # enough for a sentence that itself names one of the question's entities
 REASON_BONUS = 0.15
 _REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
 COUNTED_SIMILARITY = 0.5  # "vessels" ~ "ships" (0.6+), "drones" vs "years" (lower)
@@ -232,7 +233,8 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                 or not profile.terms
                 or coverage >= MIN_TERM_COVERAGE
                 or similarity >= STRONG_SIMILARITY
-                or sum(_found(e, term_set(sentence), retriever) for e in profile.entities) >= 2
+                or _entities_in(profile, term_set(sentence), retriever) >= 2
+                or (similarity >= ENTITY_SIMILARITY and _entities_in(profile, term_set(sentence), retriever) >= 1)
             )
             judged.append(
                 Evidence(
@@ -261,6 +263,10 @@ def rank_passages(hits: list[Hit], judged: list[Evidence]) -> list[tuple[Hit, fl
         best[item.chunk.id] = max(best.get(item.chunk.id, 0.0), score)
     scored = [(hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits]
     return sorted(scored, key=lambda pair: -pair[1])
+
+
+def _entities_in(profile: QuestionProfile, terms: frozenset[str], retriever: Retriever) -> int:
+    return sum(_found(e, terms, retriever) for e in profile.entities)
 
 
 def _window(text: str, span: Span) -> str:
