@@ -8,7 +8,8 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    context (its section under the same heading, and the document title). A name that appears
    nowhere in the sources ("Zelensky", "2026") means the sources cannot answer; so does a noun the
    question asks about ("the population", "how many troops") that the sources never use.
-   Misspellings match by spelling similarity (see `index.lexical`).
+   Misspellings match by spelling similarity (see `index.lexical`). A long name ("NATO–South Korea
+   Defense Industry Consultative Group") needs half of its words, not just "NATO".
 2. Answer type: "how many/how much/what share" needs a number in the sentence (a date such as
    "October 2024" is not one), "how long" a span of time ("since 2024"), "when/what year" a date, "who" a
    person's name; the words naming the kind ("what year") are not content the sentence must share.
@@ -59,6 +60,7 @@ REASON_BONUS = 0.15
 _REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reason|therefore|so that|became clear|instead|concentrat\w*|priorit\w*|annoyed|sees? little sense)\b", re.I)
 COUNTED_SIMILARITY = 0.5  # "vessels" ~ "ships" (0.6+), "drones" vs "years" (lower)
 _WORD_VECTORS: dict[str, np.ndarray] = {}
+LONG_NAME = 5  # stems; a name this long is found when half of them are
 NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
 
 _DURATION_Q = re.compile(r"\bhow long\b", re.I)
@@ -286,6 +288,8 @@ def _share(entities: tuple[tuple[str, ...], ...], context: set[str], retriever: 
 def _found(alternatives: tuple[str, ...], context: set[str], retriever: Retriever) -> bool:
     """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
     cities; for a capital, its country (see `index.places`)."""
+    if len(alternatives) >= LONG_NAME:  # "NATO–South Korea Defense Industry Consultative Group": not just "NATO"
+        return 2 * sum(any(m in context for m, _ in retriever.bm25.expand(stem)) for stem in alternatives) >= len(alternatives)
     return (
         any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem))
         or bool(cities_of(alternatives) & context)
