@@ -19,7 +19,8 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    question about Japan's GDP share is not answered with South Korea's 2.3%. Questions other than
    "why" also need the sentence grounded in the question's words: `MIN_TERM_COVERAGE` of its
    content words, or a similarity of `STRONG_SIMILARITY`, or two of its named entities in the
-   sentence itself, or one of them and a similarity of `ENTITY_SIMILARITY`. ("Who is Australia's foreign minister?" is not answered with the defence
+   sentence itself, or one of them and a similarity of `ENTITY_SIMILARITY`. A sentence naming the
+   role asked about without its qualifier ("Defense Minister" for "foreign minister") does not answer. ("Who is Australia's foreign minister?" is not answered with the defence
    minister: nothing in that sentence says "foreign".)
    At least half of the entities (IDF-weighted) must also stand in the sentence itself, the text
    before it in its paragraph, or its heading: a sentence elsewhere in the section is about
@@ -71,6 +72,11 @@ _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
 _NUMBER_WORDS_COUNTING = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen"
 _NUMBER_WORDS = _NUMBER_WORDS_COUNTING + "|half|twice|double|percent"
 _ELLIPTICAL = re.compile(r"\s+(?:\w+ed|were|was|are|have|had)\b")
+_ROLES = r"minister|secretary|president|advis[eo]r|ambassador|general|governor|chancellor|director|spokes(?:person|man|woman)|chief|commander|chairman|mayor"
+_QUALIFIED_ROLE = re.compile(rf"(?<![\w'’])(?P<qualifier>[A-Za-z-]+)\s+(?P<role>{_ROLES})\b", re.I)
+# Qualifiers of when, not of which role: "the first president" may be called "president" in the answer.
+_WHEN_QUALIFIERS = {"first", "second", "third", "last", "current", "former", "new", "next", "previous", "late", "future",
+                    "incumbent", "sitting", "longtime", "then"}
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _COUNT = re.compile(rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})", re.I)
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
@@ -107,6 +113,7 @@ class QuestionProfile:
     terms: tuple[str, ...]
     unknown: tuple[str, ...] = ()  # words of asked-about nouns the sources never use
     counted: str | None = None  # the noun a "how many" counts: "seats" in "how many seats did ..."
+    role: tuple[str, str] | None = None  # a role and its qualifier: ("foreign", "minister")
 
     def continuing(self, topic: QuestionProfile) -> QuestionProfile:
         """This profile with the content words of the question a follow-up continues."""
@@ -161,8 +168,24 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
     )
     return QuestionProfile(
-        answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown, _counted_noun(question)
+        answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown, _counted_noun(question), _role(question)
     )
+
+
+def _role(question: str) -> tuple[str, str] | None:
+    """The qualified role a question asks about: "Australia's foreign minister" -> (foreign, minister).
+    A capitalised qualifier ("the Costa Rican President") is a name, checked as an entity."""
+    for match in _QUALIFIED_ROLE.finditer(question):
+        qualifier = match["qualifier"]
+        if qualifier.islower() and qualifier not in STOPWORDS and qualifier not in _DETERMINERS and qualifier not in _WHEN_QUALIFIERS:
+            return stem(qualifier), stem(match["role"].lower())
+    return None
+
+
+def _other_role(role: tuple[str, str] | None, terms: frozenset[str]) -> bool:
+    """Whether the sentence names the role but not its qualifier: a "Defense Minister" is not the
+    "foreign minister" asked about."""
+    return role is not None and role[1] in terms and role[0] not in terms
 
 
 def _counted_noun(question: str) -> str | None:
@@ -249,7 +272,9 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                     and all(_found(e, section, retriever) for e in profile.entities)
                     and entity_share >= MIN_ENTITY_SHARE,
                     entity_share=entity_share,
-                    type_found=_has_answer_type(profile.answer_type, sentence) and grounded and _counts(profile.counted, sentence, retriever),
+                    type_found=_has_answer_type(profile.answer_type, sentence) and grounded
+                    and _counts(profile.counted, sentence, retriever)
+                    and not _other_role(profile.role, term_set(sentence)),
                     support=support,
                 )
             )

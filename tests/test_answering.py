@@ -50,6 +50,7 @@ def test_number_question_cites_the_number(answerer: Answerer, seed_build):
         "How big is Japan's defence budget in yen?",  # the only number near Japan is a date
         "How many drones did China deliver to Russia?",  # the only number counts years
         "When was the NATO–South Korea Defense Industry Consultative Group set up?",  # not found by "NATO" alone
+        "Who serves as Australia's foreign minister?",  # the sources name its defence minister
     ],
 )
 def test_questions_the_sources_do_not_answer_are_abstained(answerer: Answerer, question):
