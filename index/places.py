@@ -8,6 +8,8 @@ metonymy ("What worried Europe about Washington?" is answered by a sentence abou
 government): a question about Munich is not answered by any sentence about Germany.
 
 Only one-word city names are used ("Seoul", "Hague"): a part of "New York" alone means little.
+Demonyms are derived from the country names ("Chinese" -> China, "Germans" -> Germany), plus a
+short table of irregular ones ("Dutch" -> the Netherlands), for `index.lexical.stem`.
 """
 
 from __future__ import annotations
