@@ -26,7 +26,9 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    before it in its paragraph, or its heading: a sentence elsewhere in the section is about
    something else. "According to X" names a source, not an entity, and is left out.
 3. Support: `SIM_WEIGHT * cosine(question, sentence) + COVERAGE_WEIGHT * term coverage +
-   CONTEXT_WEIGHT * chunk term coverage + ENTITY_WEIGHT * entity share near the sentence`, where
+   CONTEXT_WEIGHT * chunk term coverage + ENTITY_WEIGHT * entity share near the sentence`, plus
+   `REASON_BONUS` for a causal connective in answer to "why", and `OPINION_BONUS` for a reported
+   view ("he suspects", "experts estimate") when the question asks "according to analysts"; where
    coverage is the IDF-weighted share of the question's other content words found in the
    sentence (or its chunk). It must reach `ANSWER_THRESHOLD`.
 
@@ -58,6 +60,7 @@ MIN_TERM_COVERAGE = 0.15
 STRONG_SIMILARITY = 0.54
 ENTITY_SIMILARITY = 0.48  # enough for a sentence that itself names one of the question's entities
 REASON_BONUS = 0.15
+OPINION_BONUS = 0.15  # for a sentence reporting a view, when the question asks "according to analysts"
 _REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reasons?|therefore|so that|so as to|became clear|instead|concentrat\w*|priorit\w*|led to|result(ed)? (in|from)|owing to|thanks to|caused by|given that|in view of|on account of|motivat\w*)\b", re.I)
 COUNTED_SIMILARITY = 0.5  # "vessels" ~ "ships" (0.6+), "drones" vs "years" (lower)
 _WORD_VECTORS: dict[str, np.ndarray] = {}
@@ -98,6 +101,9 @@ _HAS_PERSON = re.compile(rf"{_TITLE}\s+{_NAME}|\b(?P<introduced>{_NAME})(?:,? (?
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
 _QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how", "did", "does", "do", "is", "are", "i",
                    "was", "were", "can", "could", "according", "tell", "explain", "please"}
+_ACCORDING_TO_PEOPLE = re.compile(r"\baccording to (?:the )?(?:[\w-]+ )?(?:analysts?|experts?|observers?|critics?|commentators?|officials?|researchers?|scholars?|diplomats?)\b|\bwhat do (?:the )?(?:analysts|experts|observers|critics) (?:say|think)\b", re.I)
+# Someone's view or estimate is reported: "He suspects that ...", "Experts estimate that ...".
+_ATTRIBUTED = re.compile(r"\b(says?|said|suspects?|believes?|sees|saw|argues?|argued|thinks?|thought|estimates?|estimated|warns?|warned|expects?|notes?|noted|according to|in (?:his|her|their) view|declared|expressed)\b", re.I)
 _ACCORDING_TO = re.compile(r",?\s*according to\b[^,?]*|\bin the (?:article|brief|release|sources?)\b", re.I)
 _DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose"}
 _GENERIC = frozenset(stem(word) for word in """much many according kind type happen main reason cause make made think mean
@@ -114,6 +120,7 @@ class QuestionProfile:
     unknown: tuple[str, ...] = ()  # words of asked-about nouns the sources never use
     counted: str | None = None  # the noun a "how many" counts: "seats" in "how many seats did ..."
     role: tuple[str, str] | None = None  # a role and its qualifier: ("foreign", "minister")
+    wants_opinion: bool = False  # "according to analysts": someone's view is asked for
 
     def continuing(self, topic: QuestionProfile) -> QuestionProfile:
         """This profile with the content words of the question a follow-up continues."""
@@ -143,6 +150,7 @@ class Evidence:
 
 def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
     """Find the answer type, the entities and the remaining content terms of a question."""
+    wants_opinion = bool(_ACCORDING_TO_PEOPLE.search(question))
     question = _ACCORDING_TO.sub("", question)  # names a source, not something the answer must mention
     entities: list[tuple[str, ...]] = []
     for match in _CAPITALISED.finditer(question):
@@ -168,7 +176,8 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
     )
     return QuestionProfile(
-        answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown, _counted_noun(question), _role(question)
+        answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown, _counted_noun(question), _role(question),
+        wants_opinion,
     )
 
 
@@ -252,6 +261,7 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                 + CONTEXT_WEIGHT * context_coverage
                 + ENTITY_WEIGHT * entity_share
                 + (REASON_BONUS if profile.answer_type == "reason" and _REASON_CUE.search(sentence) else 0.0)
+                + (OPINION_BONUS if profile.wants_opinion and _ATTRIBUTED.search(sentence) else 0.0)
             )
             grounded = (
                 profile.answer_type == "reason"

@@ -65,6 +65,16 @@ def test_how_many_is_answered_by_a_number_that_counts_the_thing(answerer: Answer
     assert "200 cargo ships" in answer.citations[0].quote
 
 
+def test_according_to_analysts_prefers_a_reported_view(answerer: Answerer, seed_build):
+    def rank_of_analyst(question: str) -> int:
+        passages = answerer.answer(question).passages
+        texts = [(seed_build.sources_dir / p.source).read_text(encoding="utf-8")[p.start : p.end] for p in passages]
+        return next(i for i, text in enumerate(texts) if "Johnstone" in text)
+
+    plain = rank_of_analyst("Why did the three Asian heads of state stay away?")
+    assert rank_of_analyst("Why, according to analysts, did the three Asian heads of state stay away?") < plain
+
+
 def test_a_country_is_found_through_its_city(answerer: Answerer):
     answer = answerer.answer("Which Australian minister travelled to the Netherlands for the summit?")
     assert not answer.abstained
