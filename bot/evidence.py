@@ -11,17 +11,18 @@ albanesse not go to den haag" (0.33). So every candidate sentence is judged on t
    Misspellings match by spelling similarity (see `index.lexical`). A long name ("NATO–South Korea
    Defense Industry Consultative Group") needs half of its words, not just "NATO".
 2. Answer type: "how many/how much/what share" needs a number in the sentence (a date such as
-   "October 2024" is not one), "how long" a span of time ("since 2024"), "when/what year" a date, "who" a
-   person's name; the words naming the kind ("what year") are not content the sentence must share.
-   "How many X" also needs a number that counts X: "won 17 additional seats" counts seats, "in
-   the past two years" does not count drones (a word after the number with the same stem, or a
-   word vector within `COUNTED_SIMILARITY`: "200 cargo ships" counts vessels). "Japan" + a percentage never occur in one sentence, so the
-   question about Japan's GDP share is not answered with South Korea's 2.3%. Questions other than
-   "why" also need the sentence grounded in the question's words: `MIN_TERM_COVERAGE` of its
-   content words, or a similarity of `STRONG_SIMILARITY`, or two of its named entities in the
-   sentence itself, or one of them and a similarity of `ENTITY_SIMILARITY`. A sentence naming the
-   role asked about without its qualifier ("Defense Minister" for "foreign minister") does not answer. ("Who is Australia's foreign minister?" is not answered with the defence
-   minister: nothing in that sentence says "foreign".)
+   "October 2024" is not one), "how long" a span of time ("since 2024"), "when/what year" a date,
+   "who" a person's name; the words naming the kind ("what year") are not content the sentence
+   must share. "Japan" + a percentage never occur in one sentence, so the question about Japan's
+   GDP share is not answered with South Korea's 2.3%. "How many X" needs a number that counts X:
+   "won 17 additional seats" counts seats, "in the past two years" does not count drones (a word
+   after the number with the same stem, or a word vector within `COUNTED_SIMILARITY`: "200 cargo
+   ships" counts vessels). Questions other than "why" also need the sentence grounded in the
+   question's words: `MIN_TERM_COVERAGE` of its content words, or a similarity of
+   `STRONG_SIMILARITY`, or two of its named entities in the sentence itself, or one of them and a
+   similarity of `ENTITY_SIMILARITY`. A sentence naming the role asked about without its qualifier
+   does not answer: "Who is Australia's foreign minister?" is not answered with its "Defense
+   Minister".
    At least half of the entities (IDF-weighted) must also stand in the sentence itself, the text
    before it in its paragraph, or its heading: a sentence elsewhere in the section is about
    something else. "According to X" names a source, not an entity, and is left out.
@@ -204,7 +205,7 @@ def _counted_noun(question: str) -> str | None:
     if not after:
         return None
     words = [w for w in re.findall(r"[\w'’-]+", question[after.end():])[:4] if w.lower() not in STOPWORDS]
-    plural = next((w for w in words if re.fullmatch(r"[^\W\d_]+[^s's]s", w.lower())), None)
+    plural = next((w for w in words if re.fullmatch(r"[^\W\d_]+[^s']s", w.lower())), None)
     return (plural or (words[0] if words else "")).lower() or None
 
 
@@ -263,13 +264,15 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                 + (REASON_BONUS if profile.answer_type == "reason" and _REASON_CUE.search(sentence) else 0.0)
                 + (OPINION_BONUS if profile.wants_opinion and _ATTRIBUTED.search(sentence) else 0.0)
             )
+            sentence_terms = term_set(sentence)
+            named_here = _entities_in(profile, sentence_terms, retriever)
             grounded = (
                 profile.answer_type == "reason"
                 or not profile.terms
                 or coverage >= MIN_TERM_COVERAGE
                 or similarity >= STRONG_SIMILARITY
-                or _entities_in(profile, term_set(sentence), retriever) >= 2
-                or (similarity >= ENTITY_SIMILARITY and _entities_in(profile, term_set(sentence), retriever) >= 1)
+                or named_here >= 2
+                or (similarity >= ENTITY_SIMILARITY and named_here >= 1)
             )
             judged.append(
                 Evidence(
@@ -284,7 +287,7 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                     entity_share=entity_share,
                     type_found=_has_answer_type(profile.answer_type, sentence) and grounded
                     and _counts(profile.counted, sentence, retriever)
-                    and not _other_role(profile.role, term_set(sentence)),
+                    and not _other_role(profile.role, sentence_terms),
                     support=support,
                 )
             )

@@ -52,7 +52,8 @@ def run_cases(answerer: Answerer, cases: list[EvalCase], sources_dir: Path) -> l
         answer = answerer.answer(case.question, previous=resolved.get(case.follows) if case.follows else None)
         resolved[case.id] = answer.resolved_question
         searched = Resolved(answer.resolved_question, answer.topic).search_text
-        search_only = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in answerer.live_index.retriever().search(searched, k=RETRIEVAL_DEPTH)]
+        hits = answerer.live_index.retriever().search(searched, k=RETRIEVAL_DEPTH)
+        search_only = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits]
         judged = [(p.source, p.start, p.end) for p in answer.passages]
         results.append(score_case(case, answer, judged, search_only, gold_spans(case, sources_dir), sources_dir))
     return results
