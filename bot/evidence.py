@@ -326,10 +326,11 @@ def _share(entities: tuple[tuple[str, ...], ...], context: set[str], retriever: 
 def _found(alternatives: tuple[str, ...], context: set[str], retriever: Retriever) -> bool:
     """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
     cities; for a capital, its country (see `index.places`)."""
+    present = [any(m in context for m, _ in retriever.bm25.expand(stem)) for stem in alternatives]
     if len(alternatives) >= LONG_NAME:  # "NATO–South Korea Defense Industry Consultative Group": not just "NATO"
-        return 2 * sum(any(m in context for m, _ in retriever.bm25.expand(stem)) for stem in alternatives) >= len(alternatives)
+        return 2 * sum(present) >= len(alternatives)
     return (
-        any(m in context for stem in alternatives for m, _ in retriever.bm25.expand(stem))
+        any(present)
         or bool(cities_of(alternatives) & context)
         or any(context.issuperset(country) for country in countries_of_capital(alternatives))
     )

@@ -59,7 +59,8 @@ def _country_codes() -> dict[tuple[str, ...], str]:
     """Country name stems -> ISO code."""
     from index.lexical import normalise
 
-    return {tuple(normalise(c["name"])): code for code, c in _countries().items() if normalise(c["name"])}
+    names = {code: tuple(normalise(c["name"])) for code, c in _countries().items()}
+    return {stems: code for code, stems in names.items() if stems}
 
 
 @functools.lru_cache(maxsize=1)
