@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from bot.errors import BadQuestion
 from bot.evidence import Evidence, judge_sentences, profile_question, rank_passages
 from bot.followup import Resolved, resolve_followup
-from bot.generative import SYSTEM_PROMPT, ChatClient, GenerationFailed, best_supporting_span, build_prompt, check_sentences
+from bot.generative import (
+    SYSTEM_PROMPT,
+    ChatClient,
+    GenerationFailed,
+    best_supporting_span,
+    build_prompt,
+    check_sentences,
+)
 from bot.models import Answer, Citation, Passage
 from bot.questions import clean_question
 from index.lexical import term_set
@@ -35,10 +42,14 @@ _ANNOUNCES_LIST = re.compile(r"\b(two|three|four|five|several|following)\b[^.]*[
 _ENUMERATED = re.compile(r"^(First|Second|Third|Fourth|Fifth|Finally|Lastly)\b")
 
 
+DEFAULT_TOP_K = 10  # passages retrieved and judged per question
+DEFAULT_MAX_QUESTION_CHARS = 1000
+
+
 @dataclass(frozen=True)
 class AnswerOptions:
-    top_k: int = 10
-    max_question_chars: int = 1000
+    top_k: int = DEFAULT_TOP_K
+    max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
 
 
 class Answerer:
@@ -49,7 +60,12 @@ class Answerer:
     generation fails, the extractive answer.
     """
 
-    def __init__(self, live_index: LiveIndex, options: AnswerOptions = AnswerOptions(), generator: ChatClient | None = None) -> None:
+    def __init__(
+        self,
+        live_index: LiveIndex,
+        options: AnswerOptions = AnswerOptions(),
+        generator: ChatClient | None = None,
+    ) -> None:
         self.live_index = live_index
         self.options = options
         self.generator = generator
@@ -63,7 +79,13 @@ class Answerer:
         try:
             cleaned = clean_question(question, self.options.max_question_chars)
         except BadQuestion as problem:
-            return Answer(question=question, resolved_question="", answer=str(problem), abstained=True, problem=str(problem))
+            return Answer(
+                question=question,
+                resolved_question="",
+                answer=str(problem),
+                abstained=True,
+                problem=str(problem),
+            )
         resolved = resolve_followup(cleaned, previous)
         retriever = self.live_index.retriever()  # one snapshot for the whole question
         answer = self._answer_from(retriever, question, resolved)
@@ -84,8 +106,14 @@ class Answerer:
             Passage(source=hit.chunk.doc_id, start=hit.chunk.start, end=hit.chunk.end, score=round(score, 4))
             for hit, score in rank_passages(hits, every_sentence)
         ]
-        base = dict(question=question, resolved_question=resolved, topic=followup.topic, index_version=retriever.version,
-                    support=support, passages=passages)
+        base = dict(
+            question=question,
+            resolved_question=resolved,
+            topic=followup.topic,
+            index_version=retriever.version,
+            support=support,
+            passages=passages,
+        )
         if not evidence:
             related = _related_titles(retriever, hits)
             text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")
@@ -98,8 +126,11 @@ class Answerer:
             return extractive
         return self._generate(retriever, resolved, evidence, extractive, base)
 
-    def _generate(self, retriever: Retriever, resolved: str, evidence: list[Evidence], extractive: Answer, base: dict) -> Answer:
+    def _generate(
+        self, retriever: Retriever, resolved: str, evidence: list[Evidence], extractive: Answer, base: dict
+    ) -> Answer:
         """A generated answer that passed the check, or the extractive one (with why, in the log)."""
+        assert self.generator is not None  # only called when there is one
         chunks = list({e.chunk.id: e.chunk for e in evidence}.values())[:MAX_PASSAGES]
         try:
             text = self.generator.complete(SYSTEM_PROMPT, build_prompt(resolved, [c.text for c in chunks]))
@@ -111,7 +142,8 @@ class Answerer:
         dropped = dict(dropped_sentences=sum(checked.dropped.values()), drop_reasons=dict(checked.dropped))
         if not checked.kept:
             return extractive.model_copy(update=dropped)
-        citations, parts = [], []
+        citations: list[Citation] = []
+        parts: list[str] = []
         for sentence in checked.kept:
             markers = []
             for number in sentence.passages:
@@ -124,7 +156,14 @@ class Answerer:
                     citations.append(existing)
                 markers.append(f"[{existing.n}]")
             parts.append(f"{sentence.text} {''.join(markers)}")
-        return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations, composer="generative", **dropped)
+        return Answer(
+            **base,
+            answer=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            composer="generative",
+            **dropped,
+        )
 
 
 def _compose(spans: list[tuple[str, int, int]], retriever: Retriever, base: dict) -> Answer:
@@ -204,4 +243,7 @@ def _related_titles(retriever: Retriever, hits) -> list[str]:
 
 def _asks_for_list(question: str) -> bool:
     lowered = question.lower()
-    return any(cue in lowered for cue in ("which countries", "what are", "list", "which areas", "what kinds", "considerations"))
+    return any(
+        cue in lowered
+        for cue in ("which countries", "what are", "list", "which areas", "what kinds", "considerations")
+    )

@@ -6,19 +6,15 @@ import argparse
 import logging
 import sys
 
-from bot.answering import Answerer, AnswerOptions
 from bot.errors import BotError
 from bot.models import Answer
-from index.build import rebuild
+from bot.wiring import AppSettings, make_answerer
 from index.cli import run_subcommand
-from index.config import Settings
 from index.errors import IndexStoreError
-from index.retriever import LiveIndex
-from index.status import index_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_subcommand(_parser().parse_args(argv), (IndexStoreError, BotError))
+    return run_subcommand(_parser().parse_args(argv), (IndexStoreError, BotError), AppSettings)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,30 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_answerer(settings: Settings, announce=print) -> Answerer:
-    """Build (or bring up to date) the index if needed, then an `Answerer` over it."""
-    embedder = settings.embedder()
-    status = index_status(settings.build_settings())
-    if status.stale:
-        announce("Building the index (first use)..." if status.version is None else "Sources changed; updating the index...")
-        report = rebuild(settings.build_settings(), embedder)
-        for skipped in report.skipped:
-            announce(f"skipped {skipped['path']}: {skipped['reason']}")
-    options = AnswerOptions(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
-    return Answerer(LiveIndex(settings.index_dir, embedder), options, generator=make_generator(settings))
-
-
-def make_generator(settings: Settings):
-    """The language-model client when `RAGBOT_LLM_BASE_URL` and `RAGBOT_LLM_MODEL` are set, else None."""
-    if not (settings.llm_base_url and settings.llm_model):
-        return None
-    from bot.generative import ChatClient
-
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    return ChatClient(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout)
-
-
-def run_ask(args, settings: Settings) -> int:
+def run_ask(args: argparse.Namespace, settings: AppSettings) -> int:
     questions = args.questions
     if questions == ["-"]:
         questions = [line.strip() for line in sys.stdin if line.strip()]
@@ -71,7 +44,7 @@ def run_ask(args, settings: Settings) -> int:
     return 0
 
 
-def run_chat(args, settings: Settings) -> int:
+def run_chat(args: argparse.Namespace, settings: AppSettings) -> int:
     answerer = make_answerer(settings)
     print("Ask about the sources; follow-ups like 'and Ishiba?' work. Empty line or Ctrl-D to quit.")
     previous = None
@@ -87,12 +60,15 @@ def run_chat(args, settings: Settings) -> int:
         print(format_text(answer) + "\n")
 
 
-def run_serve(args, settings: Settings) -> int:
+def run_serve(args: argparse.Namespace, settings: AppSettings) -> int:
     from bot.telegram_app import check_token, serve
 
-    check_token(settings)  # before loading anything: a missing token is one sentence, at once
+    check_token(settings.telegram)  # before loading anything: a missing token is one sentence, at once
     logging.getLogger().setLevel(logging.INFO)
-    return serve(settings, make_answerer(settings), webhook_url=args.webhook, listen=args.listen)
+    watch = settings.index.build_settings() if settings.telegram.watch_sources else None
+    return serve(
+        settings.telegram, make_answerer(settings), watch=watch, webhook_url=args.webhook, listen=args.listen
+    )
 
 
 def format_text(answer: Answer) -> str:

@@ -1,8 +1,8 @@
 """Errors of the answering core; the CLI prints them, the Telegram bot replies with them.
 
-    BotError
-    ├── BadQuestion    the question cannot be answered as asked (empty, too long, no words)
-    └── ConfigError    a setting is missing or malformed (the token, the webhook address)
+BotError
+├── BadQuestion    the question cannot be answered as asked (empty, too long, no words)
+└── ConfigError    a setting is missing or malformed (the token, the webhook address)
 """
 
 

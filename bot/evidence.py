@@ -39,6 +39,7 @@ A sentence passing all three is evidence. No evidence: the answer abstains.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -62,53 +63,144 @@ STRONG_SIMILARITY = 0.54
 ENTITY_SIMILARITY = 0.48  # enough for a sentence that itself names one of the question's entities
 REASON_BONUS = 0.15
 OPINION_BONUS = 0.15  # for a sentence reporting a view, when the question asks "according to analysts"
-_REASON_CUE = re.compile(r"\b(because|due to|as a result|in order to|reasons?|therefore|so that|so as to|became clear|instead|concentrat\w*|priorit\w*|led to|result(ed)? (in|from)|owing to|thanks to|caused by|given that|in view of|on account of|motivat\w*)\b", re.I)
+_REASON_CUE = re.compile(
+    r"\b(because|due to|as a result|in order to|reasons?|therefore|"
+    r"so that|so as to|became clear|instead|concentrat\w*|priorit\w*|"
+    r"led to|result(ed)? (in|from)|owing to|thanks to|caused by|given that|"
+    r"in view of|on account of|motivat\w*)\b",
+    re.I,
+)
 COUNTED_SIMILARITY = 0.5  # "vessels" ~ "ships" (0.6+), "drones" vs "years" (lower)
 _WORD_VECTORS: dict[str, np.ndarray] = {}
 LONG_NAME = 5  # stems; a name this long is found when half of them are
 NAME_SIMILARITY = 0.85  # a lower-case word this close in spelling to a name is taken as that name
 
 _DURATION_Q = re.compile(r"\bhow long\b", re.I)
-_NUMBER_Q = re.compile(r"\b(how (many|much|large|big|high|far|fast)|what (share|percentage|percent|portion|proportion|amount|number)|by how much|how much)\b", re.I)
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|large|big|high|far|fast)|what (share|percentage|"
+    r"percent|portion|proportion|amount|number)|by how much|how much)\b",
+    re.I,
+)
 _DATE_Q = re.compile(r"\b(when|what year|which year|since when|by what year|what date)\b", re.I)
-_PERSON_Q = re.compile(r"^\s*(who|whom)\b|\bwhich (minister|leader|official|person|politician|president|expert|analyst)\b", re.I)
+_PERSON_Q = re.compile(
+    r"^\s*(who|whom)\b|\bwhich (minister|leader|official|person|politician|president|expert|analyst)\b", re.I
+)
 _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
-_NUMBER_WORDS_COUNTING = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen"
+_NUMBER_WORDS_COUNTING = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred|thousand|million|billion|dozen"
+)
 _NUMBER_WORDS = _NUMBER_WORDS_COUNTING + "|half|twice|double|percent"
 _ELLIPTICAL = re.compile(r"\s+(?:\w+ed|were|was|are|have|had)\b")
-_ROLES = r"minister|secretary|president|advis[eo]r|ambassador|general|governor|chancellor|director|spokes(?:person|man|woman)|chief|commander|chairman|mayor"
+_ROLES = (
+    r"minister|secretary|president|advis[eo]r|ambassador|general|governor|"
+    r"chancellor|director|spokes(?:person|man|woman)|chief|commander|"
+    r"chairman|mayor"
+)
 _QUALIFIED_ROLE = re.compile(rf"(?<![\w'’])(?P<qualifier>[A-Za-z-]+)\s+(?P<role>{_ROLES})\b", re.I)
 # Qualifiers of when, not of which role: "the first president" may be called "president" in the answer.
-_WHEN_QUALIFIERS = {"first", "second", "third", "last", "current", "former", "new", "next", "previous", "late", "future",
-                    "incumbent", "sitting", "longtime", "then"}
+_WHEN_QUALIFIERS = {
+    "first",
+    "second",
+    "third",
+    "last",
+    "current",
+    "former",
+    "new",
+    "next",
+    "previous",
+    "late",
+    "future",
+    "incumbent",
+    "sitting",
+    "longtime",
+    "then",
+}
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
-_COUNT = re.compile(rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})", re.I)
+_COUNT = re.compile(
+    rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})",
+    re.I,
+)
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _TIME_UNITS = r"(days?|weeks?|months?|years?|decades?|centuries|century)"
 # A span of time: "since October 2024", "for three years", "from 2010 to 2019"; not a date alone.
-_HAS_DURATION = re.compile(rf"(?i:\b(since|until|till)\b|\bfrom (\d|{_MONTHS})[^.]{{0,20}}\b(to|until) (\d|{_MONTHS})|\b(\d[\d.,]*|{_NUMBER_WORDS_COUNTING}|several|many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)")
+_HAS_DURATION = re.compile(
+    rf"(?i:\b(since|until|till)\b|\bfrom (\d|{_MONTHS})[^.]{{0,20}}\b(to|"
+    rf"until) (\d|{_MONTHS})|\b(\d[\d.,]*|{_NUMBER_WORDS_COUNTING}|several|"
+    rf"many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)"
+)
 # A date, or a time relative to one: "in the next four to seven years", "three days before the summit"
 # ("in the past two decades" is a span, not a point in time).
-_HAS_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within) the (next|coming) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)")
+_HAS_DATE = re.compile(
+    rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|"
+    rf"years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within) the (next|"
+    rf"coming) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)"
+)
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
-_DATE_EXPRESSION = re.compile(rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b")
-_TITLE = r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|Ambassador)"
+_DATE_EXPRESSION = re.compile(
+    rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|"
+    rf"rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b"
+)
+_TITLE = (
+    r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|"
+    r"Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|"
+    r"Ambassador)"
+)
 _NAME = r"[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+"
 # A person's name: after a title ("Defense Minister Richard Marles"), or introduced as one
 # ("Christopher Johnstone from ...", "Lee Jae-Myung, who ..."); "South Korea, Japan" is not one, and
 # neither is a country or city ("New Zealand of the four partners").
-_HAS_PERSON = re.compile(rf"{_TITLE}\s+{_NAME}|\b(?P<introduced>{_NAME})(?:,? (?:who|from|of the)\b|, (?:a|an|the) )")
+_HAS_PERSON = re.compile(
+    rf"{_TITLE}\s+{_NAME}|\b(?P<introduced>{_NAME})(?:,? (?:who|from|of the)\b|, (?:a|an|the) )"
+)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
-_QUESTION_WORDS = {"why", "what", "who", "whom", "when", "where", "which", "how", "did", "does", "do", "is", "are", "i",
-                   "was", "were", "can", "could", "according", "tell", "explain", "please"}
-_ACCORDING_TO_PEOPLE = re.compile(r"\baccording to (?:the )?(?:[\w-]+ )?(?:analysts?|experts?|observers?|critics?|commentators?|officials?|researchers?|scholars?|diplomats?)\b|\bwhat do (?:the )?(?:analysts|experts|observers|critics) (?:say|think)\b", re.I)
+_QUESTION_WORDS = {
+    "why",
+    "what",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "which",
+    "how",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "i",
+    "was",
+    "were",
+    "can",
+    "could",
+    "according",
+    "tell",
+    "explain",
+    "please",
+}
+_ACCORDING_TO_PEOPLE = re.compile(
+    r"\baccording to (?:the )?(?:[\w-]+ )?(?:analysts?|experts?|observers?|"
+    r"critics?|commentators?|officials?|researchers?|scholars?|diplomats?)\b|"
+    r"\bwhat do (?:the )?(?:analysts|experts|observers|critics) (?:say|"
+    r"think)\b",
+    re.I,
+)
 # Someone's view or estimate is reported: "He suspects that ...", "Experts estimate that ...".
-_ATTRIBUTED = re.compile(r"\b(says?|said|suspects?|believes?|sees|saw|argues?|argued|thinks?|thought|estimates?|estimated|warns?|warned|expects?|notes?|noted|according to|in (?:his|her|their) view|declared|expressed)\b", re.I)
+_ATTRIBUTED = re.compile(
+    r"\b(says?|said|suspects?|believes?|sees|saw|argues?|argued|thinks?|"
+    r"thought|estimates?|estimated|warns?|warned|expects?|notes?|noted|"
+    r"according to|in (?:his|her|their) view|declared|expressed)\b",
+    re.I,
+)
 _ACCORDING_TO = re.compile(r",?\s*according to\b[^,?]*|\bin the (?:article|brief|release|sources?)\b", re.I)
 _DETERMINERS = {"the", "a", "an", "many", "much", "his", "her", "its", "their", "whose"}
-_GENERIC = frozenset(stem(word) for word in """much many according kind type happen main reason cause make made think mean
-    source article brief say describe exactly actually really""".split())
+_GENERIC = frozenset(
+    stem(word)
+    for word in """much many according kind type happen main reason cause make made think mean
+    source article brief say describe exactly actually really""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -163,7 +255,7 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
             entities.append(stems)
     entity_stems = {s for e in entities for s in e}
     all_lower_case = not entities
-    answer_type = _answer_type(question)
+    answer_type = answer_kind(question)
     terms = []
     for term in normalise(_without_answer_kind(question, answer_type)):
         if term in entity_stems or term in _GENERIC:
@@ -173,38 +265,49 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         else:
             terms.append(term)
     unknown = tuple(
-        stems[0] for stems in _asked_nouns(question)
+        stems[0]
+        for stems in _asked_nouns(question)
         if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
     )
     return QuestionProfile(
-        answer_type, tuple(dict.fromkeys(entities)), tuple(dict.fromkeys(terms)), unknown, _counted_noun(question), _role(question),
+        answer_type,
+        tuple(dict.fromkeys(entities)),
+        tuple(dict.fromkeys(terms)),
+        unknown,
+        counted_noun(question),
+        qualified_role(question),
         wants_opinion,
     )
 
 
-def _role(question: str) -> tuple[str, str] | None:
+def qualified_role(question: str) -> tuple[str, str] | None:
     """The qualified role a question asks about: "Australia's foreign minister" -> (foreign, minister).
     A capitalised qualifier ("the Costa Rican President") is a name, checked as an entity."""
     for match in _QUALIFIED_ROLE.finditer(question):
         qualifier = match["qualifier"]
-        if qualifier.islower() and qualifier not in STOPWORDS and qualifier not in _DETERMINERS and qualifier not in _WHEN_QUALIFIERS:
+        if (
+            qualifier.islower()
+            and qualifier not in STOPWORDS
+            and qualifier not in _DETERMINERS
+            and qualifier not in _WHEN_QUALIFIERS
+        ):
             return stem(qualifier), stem(match["role"].lower())
     return None
 
 
-def _other_role(role: tuple[str, str] | None, terms: frozenset[str]) -> bool:
+def names_other_role(role: tuple[str, str] | None, terms: frozenset[str]) -> bool:
     """Whether the sentence names the role but not its qualifier: a "Defense Minister" is not the
     "foreign minister" asked about."""
     return role is not None and role[1] in terms and role[0] not in terms
 
 
-def _counted_noun(question: str) -> str | None:
+def counted_noun(question: str) -> str | None:
     """What a "how many" counts: the first plural among the next words ("how many cargo vessels
     would", "how many of Warsaw's inhabitants"), else the first content word ("how many people")."""
     after = _HOW_MANY.search(question)
     if not after:
         return None
-    words = [w for w in re.findall(r"[\w'’-]+", question[after.end():])[:4] if w.lower() not in STOPWORDS]
+    words = [w for w in re.findall(r"[\w'’-]+", question[after.end() :])[:4] if w.lower() not in STOPWORDS]
     plural = next((w for w in words if re.fullmatch(r"[^\W\d_]+[^s']s", w.lower())), None)
     return (plural or (words[0] if words else "")).lower() or None
 
@@ -229,17 +332,28 @@ def _asked_nouns(question: str) -> list[tuple[str, ...]]:
 
 
 def _looks_like_name(term: str, retriever: Retriever) -> bool:
-    return any(m in retriever.proper_terms and similarity >= NAME_SIMILARITY for m, similarity in retriever.bm25.expand(term))
+    return any(
+        m in retriever.proper_terms and similarity >= NAME_SIMILARITY
+        for m, similarity in retriever.bm25.expand(term)
+    )
 
 
-def _answer_type(question: str) -> str:
-    for kind, pattern in (("number", _NUMBER_Q), ("duration", _DURATION_Q), ("date", _DATE_Q), ("person", _PERSON_Q), ("reason", _REASON_Q)):
+def answer_kind(question: str) -> str:
+    for kind, pattern in (
+        ("number", _NUMBER_Q),
+        ("duration", _DURATION_Q),
+        ("date", _DATE_Q),
+        ("person", _PERSON_Q),
+        ("reason", _REASON_Q),
+    ):
         if pattern.search(question):
             return kind
     return "other"
 
 
-def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarray, retriever: Retriever) -> list[Evidence]:
+def judge_sentences(
+    profile: QuestionProfile, hits: list[Hit], vector: np.ndarray, retriever: Retriever
+) -> list[Evidence]:
     """Every sentence of the hits, judged; best supported first."""
     snapshot = retriever.snapshot
     judged = []
@@ -285,9 +399,10 @@ def judge_sentences(profile: QuestionProfile, hits: list[Hit], vector: np.ndarra
                     and all(_found(e, section, retriever) for e in profile.entities)
                     and entity_share >= MIN_ENTITY_SHARE,
                     entity_share=entity_share,
-                    type_found=_has_answer_type(profile.answer_type, sentence) and grounded
+                    type_found=has_answer_kind(profile.answer_type, sentence)
+                    and grounded
                     and _counts(profile.counted, sentence, retriever)
-                    and not _other_role(profile.role, sentence_terms),
+                    and not names_other_role(profile.role, sentence_terms),
                     support=support,
                 )
             )
@@ -315,31 +430,38 @@ def _window(text: str, span: Span) -> str:
     return text[max(paragraph_start, span.start - WINDOW_CHARS) : span.end]
 
 
-def _share(entities: tuple[tuple[str, ...], ...], context: set[str], retriever: Retriever) -> float:
+def _share(entities: tuple[tuple[str, ...], ...], context: AbstractSet[str], retriever: Retriever) -> float:
     if not entities:
         return NO_ENTITY_SHARE
-    weights = [max(retriever.bm25.idf(m) for stem in e for m, _ in retriever.bm25.expand(stem) or [(stem, 1)]) for e in entities]
+    weights = [
+        max(retriever.bm25.idf(m) for stem in e for m, _ in retriever.bm25.expand(stem) or [(stem, 1)])
+        for e in entities
+    ]
     found = sum(w for e, w in zip(entities, weights) if _found(e, context, retriever))
     return found / sum(weights)
 
 
-def _found(alternatives: tuple[str, ...], context: set[str], retriever: Retriever) -> bool:
+def _found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> bool:
     """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
     cities; for a capital, its country (see `index.places`)."""
     present = [any(m in context for m, _ in retriever.bm25.expand(stem)) for stem in alternatives]
-    if len(alternatives) >= LONG_NAME:  # "NATO–South Korea Defense Industry Consultative Group": not just "NATO"
+    if (
+        len(alternatives) >= LONG_NAME
+    ):  # "NATO–South Korea Defense Industry Consultative Group": not just "NATO"
         return 2 * sum(present) >= len(alternatives)
     return (
         any(present)
         or bool(cities_of(alternatives) & context)
-        or any(context.issuperset(country) for country in countries_of_capital(alternatives))
+        or any(set(country) <= context for country in countries_of_capital(alternatives))
     )
 
 
-def _coverage(terms: tuple[str, ...], context: set[str], retriever: Retriever) -> float:
+def _coverage(terms: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> float:
     if not terms:
         return 1.0
-    weights = {t: retriever.bm25.idf(t) if t in retriever.bm25.postings else retriever.bm25.idf("") for t in terms}
+    weights = {
+        t: retriever.bm25.idf(t) if t in retriever.bm25.postings else retriever.bm25.idf("") for t in terms
+    }
     found = sum(w for t, w in weights.items() if _found((t,), context, retriever))
     return found / sum(weights.values())
 
@@ -351,7 +473,9 @@ def _counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
     if noun is None:
         return True
     numbers = list(_COUNT.finditer(_DATE_EXPRESSION.sub(" ", sentence).replace("%", " percent")))
-    if any(not m["after"] or _ELLIPTICAL.match(m["after"]) for m in numbers):  # "Four thousand emigrated", "number 30,000."
+    if any(
+        not m["after"] or _ELLIPTICAL.match(m["after"]) for m in numbers
+    ):  # "Four thousand emigrated", "number 30,000."
         return True
     after_numbers = [w for m in numbers for w in re.findall(r"[^\W\d_]+", m["after"])]
     if not after_numbers:
@@ -364,8 +488,8 @@ def _counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
 
 def _word_vectors(embedder, words: tuple[str, ...]) -> np.ndarray:
     """Vectors of single words, cached across questions (safe to share between threads)."""
-    known = {w: _WORD_VECTORS.get(w) for w in dict.fromkeys(words)}
-    missing = [w for w, vector in known.items() if vector is None]
+    known = {w: _WORD_VECTORS[w] for w in dict.fromkeys(words) if w in _WORD_VECTORS}
+    missing = [w for w in dict.fromkeys(words) if w not in known]
     if missing:
         known.update(zip(missing, embedder.embed(missing)))
         if len(_WORD_VECTORS) > 50_000:
@@ -374,12 +498,15 @@ def _word_vectors(embedder, words: tuple[str, ...]) -> np.ndarray:
     return np.stack([known[w] for w in words])
 
 
-def _has_answer_type(answer_type: str, sentence: str) -> bool:
+def has_answer_kind(answer_type: str, sentence: str) -> bool:
     if answer_type == "number":
         return bool(_HAS_NUMBER.search(_DATE_EXPRESSION.sub(" ", sentence)))
     if answer_type == "duration":
         return bool(_HAS_DURATION.search(sentence))
     if answer_type == "person":
-        return any(not m["introduced"] or not is_place(tuple(normalise(m["introduced"]))) for m in _HAS_PERSON.finditer(sentence))
+        return any(
+            not m["introduced"] or not is_place(tuple(normalise(m["introduced"])))
+            for m in _HAS_PERSON.finditer(sentence)
+        )
     pattern = {"date": _HAS_DATE}.get(answer_type)
     return pattern is None or bool(pattern.search(sentence))

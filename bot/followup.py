@@ -17,12 +17,35 @@ import re
 from dataclasses import dataclass
 
 _LEAD = re.compile(r"^(?:and|but|also|so)?\s*(?:what|how)\s+about\s+|^(?:and|but|also|so)\s+", re.IGNORECASE)
-_WH = re.compile(r"^(who|whom|what|when|where|why|which|how|did|does|do|is|are|was|were|can|could)\b", re.IGNORECASE)
+_WH = re.compile(
+    r"^(who|whom|what|when|where|why|which|how|did|does|do|is|are|was|were|can|could)\b", re.IGNORECASE
+)
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|them|it|his|hers|their|its)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b(?:[A-Z][\w'’-]*\s?)+")
-_SKIP_NAMES = {"Why", "What", "Who", "Whom", "When", "Where", "Which", "How", "Did", "Does", "Do", "Is", "Are", "I",
-               "The", "And", "But", "What about", "How about"}
-_AUXILIARY_NAME = re.compile(r"\b(?:does|did|do|is|are|was|were|has|have|had|will|would|can|could|should)\s+((?:[A-Z][\w'’-]*\s?)+)")
+_SKIP_NAMES = {
+    "Why",
+    "What",
+    "Who",
+    "Whom",
+    "When",
+    "Where",
+    "Which",
+    "How",
+    "Did",
+    "Does",
+    "Do",
+    "Is",
+    "Are",
+    "I",
+    "The",
+    "And",
+    "But",
+    "What about",
+    "How about",
+}
+_AUXILIARY_NAME = re.compile(
+    r"\b(?:does|did|do|is|are|was|were|has|have|had|will|would|can|could|should)\s+((?:[A-Z][\w'’-]*\s?)+)"
+)
 MAX_FOLLOWUP_WORDS = 10
 
 
@@ -62,7 +85,7 @@ def resolve_followup(question: str, previous: str | None) -> Resolved:
         return Resolved(question)
     subject = main_subject(previous)
     lead = _LEAD.match(question)
-    rest = question[lead.end():].strip(" ,?!.") if lead else ""
+    rest = question[lead.end() :].strip(" ,?!.") if lead else ""
     if lead and rest and not _WH.match(rest):
         if subject and subject in previous:
             return Resolved(previous.replace(subject, rest, 1))

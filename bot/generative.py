@@ -65,14 +65,20 @@ class ChatClient:
     """A minimal OpenAI-compatible /v1/chat/completions client (the API key is never logged)."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float) -> None:
-        self.url = base_url.rstrip("/") + ("/chat/completions" if base_url.rstrip("/").endswith("/v1") else "/v1/chat/completions")
+        self.url = base_url.rstrip("/") + (
+            "/chat/completions" if base_url.rstrip("/").endswith("/v1") else "/v1/chat/completions"
+        )
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
 
     def complete(self, system: str, user: str) -> str:
-        payload = {"model": self.model, "temperature": 0, "max_tokens": MAX_TOKENS,
-                   "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+        payload = {
+            "model": self.model,
+            "temperature": 0,
+            "max_tokens": MAX_TOKENS,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        }
         try:
             response = httpx.post(self.url, json=payload, headers=self.headers, timeout=self.timeout)
             response.raise_for_status()
@@ -84,8 +90,10 @@ class ChatClient:
         return text
 
 
-EXAMPLE = ("Passages:\n\n[1] The bridge opened in 1932 after six years of work.\n\n"
-           "Question: When did the bridge open?\nAnswer: The bridge opened in 1932 [1].\n\n")
+EXAMPLE = (
+    "Passages:\n\n[1] The bridge opened in 1932 after six years of work.\n\n"
+    "Question: When did the bridge open?\nAnswer: The bridge opened in 1932 [1].\n\n"
+)
 
 
 def build_prompt(question: str, passages: list[str]) -> str:
@@ -107,7 +115,9 @@ def check_sentences(generated: str, passages: list[str], embed) -> CheckResult:
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if not re.search(r"\w", text):
             continue
-        reason = _unsupported(text, [passages[n - 1] for n in cited], embed) if cited else "cites no given passage"
+        reason = (
+            _unsupported(text, [passages[n - 1] for n in cited], embed) if cited else "cites no given passage"
+        )
         if reason:
             result.dropped[reason] += 1
         else:

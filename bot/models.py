@@ -35,7 +35,9 @@ class Answer(Frozen):
 
     question: str
     resolved_question: str = Field(description="the question searched for, after follow-up resolution")
-    topic: str | None = Field(default=None, description="the earlier question a pronoun follow-up continues, searched with it")
+    topic: str | None = Field(
+        default=None, description="the earlier question a pronoun follow-up continues, searched with it"
+    )
     answer: str = Field(description="answer text with [n] markers, or the abstention / problem message")
     abstained: bool
     citations: list[Citation] = []

@@ -12,6 +12,7 @@ _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.D
 _TAG = re.compile(r"<[^>]{0,200}>")
 _MARKDOWN = re.compile(r"[*_`~#>|\[\]]+|\]\([^)]*\)")
 _SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+(?=[?.!,;:])")
 
 
 def clean_question(raw: str, max_chars: int) -> str:
@@ -20,9 +21,12 @@ def clean_question(raw: str, max_chars: int) -> str:
     Raises:
         BadQuestion: with a short message saying what to do instead.
     """
-    text = _SPACE.sub(" ", _MARKDOWN.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", html.unescape(raw or ""))))).strip()
+    plain = _MARKDOWN.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", html.unescape(raw or ""))))
+    text = _SPACE_BEFORE_PUNCTUATION.sub("", _SPACE.sub(" ", plain)).strip()
     if not text:
-        raise BadQuestion("Please ask a question in words, for example: Why did Albanese skip the NATO summit?")
+        raise BadQuestion(
+            "Please ask a question in words, for example: Why did Albanese skip the NATO summit?"
+        )
     if len(raw) > max_chars:
         raise BadQuestion(
             f"That question is {len(raw):,} characters long; please keep it under {max_chars:,} characters "
@@ -30,7 +34,9 @@ def clean_question(raw: str, max_chars: int) -> str:
         )
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
-        raise BadQuestion("I need a question in words to search the sources (emoji and symbols alone don't work).")
+        raise BadQuestion(
+            "I need a question in words to search the sources (emoji and symbols alone don't work)."
+        )
     latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
     if latin / len(letters) < 0.5:
         raise BadQuestion("I can only answer questions in English about the sources; please ask in English.")

@@ -19,7 +19,15 @@ from urllib.parse import urlparse
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.answering import Answerer
 from bot.errors import ConfigError
@@ -27,17 +35,24 @@ from bot.feedback import FeedbackStore
 from bot.formatting import to_plain_text, to_telegram_html
 from bot.limits import AccessList, RateLimiter
 from bot.models import Answer
-from index.config import Settings
+from bot.settings import TelegramSettings
+from index.build import BuildSettings
 
 log = logging.getLogger(__name__)
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 SEND_ATTEMPTS = 5
 WATCH_INTERVAL = 5.0
-EXAMPLES = ("Why did Albanese skip the summit?", "What share of GDP does South Korea spend on defence?",
-            "Who represented New Zealand at the summit?")
-COMMANDS = [BotCommand("start", "what I know and how to ask"), BotCommand("help", "how to ask"),
-            BotCommand("sources", "the documents I answer from")]
+EXAMPLES = (
+    "Why did Albanese skip the summit?",
+    "What share of GDP does South Korea spend on defence?",
+    "Who represented New Zealand at the summit?",
+)
+COMMANDS = [
+    BotCommand("start", "what I know and how to ask"),
+    BotCommand("help", "how to ask"),
+    BotCommand("sources", "the documents I answer from"),
+]
 
 
 @dataclass
@@ -55,18 +70,26 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
     return context.application.bot_data["services"]
 
 
-def check_token(settings: Settings) -> str:
+def check_token(settings: TelegramSettings) -> str:
     """The bot token, or a `ConfigError` that says what is wrong without showing it."""
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token.")
     token = settings.telegram_bot_token.get_secret_value().strip()
     if not TOKEN_PATTERN.match(token):
-        raise ConfigError("TELEGRAM_BOT_TOKEN is malformed: it should look like 123456:ABC-DEF..., as @BotFather gives it.")
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is malformed: it should look like 123456:ABC-DEF..., as @BotFather gives it."
+        )
     return token
 
 
-def build_application(settings: Settings, answerer: Answerer) -> Application:
-    """The PTB `Application` with every handler registered (not yet running)."""
+def build_application(
+    settings: TelegramSettings, answerer: Answerer, watch: BuildSettings | None = None
+) -> Application:
+    """The PTB `Application` with every handler registered (not yet running).
+
+    Args:
+        watch: the index build to redo whenever its sources change (None: no watching).
+    """
     token = check_token(settings)
     application = (
         ApplicationBuilder()
@@ -82,8 +105,8 @@ def build_application(settings: Settings, answerer: Answerer) -> Application:
         access=AccessList(settings.allowed_ids),
         rate=RateLimiter(settings.rate_limit_per_minute),
     )
-    if settings.watch_sources:
-        application.bot_data["watch"] = (settings.build_settings(), answerer.live_index.embedder, WATCH_INTERVAL)
+    if watch is not None:
+        application.bot_data["watch"] = (watch, answerer.live_index.embedder, WATCH_INTERVAL)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("sources", sources_command))
@@ -110,44 +133,60 @@ async def _watch_sources(build_settings, embedder, interval: float) -> None:
         try:
             if (await asyncio.to_thread(index_status, build_settings)).stale:
                 report = await asyncio.to_thread(rebuild, build_settings, embedder)
-                log.info("sources changed: index %s (%d added, %d updated, %d removed)", report.version,
-                         len(report.added), len(report.updated), len(report.removed))
+                log.info(
+                    "sources changed: index %s (%d added, %d updated, %d removed)",
+                    report.version,
+                    len(report.added),
+                    len(report.updated),
+                    len(report.removed),
+                )
         except Exception:  # a failed rebuild leaves the old index serving; try again next round
             log.exception("rebuilding the index after a source change failed")
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: what the bot knows, and example questions."""
-    if not await _admitted(update, context):
+    message = update.effective_message
+    if message is None or not await _admitted(update, context):
         return
     examples = "\n".join(f"• {html.escape(e)}" for e in EXAMPLES)
-    text = (f"I answer questions from these sources and quote the passages I rely on:\n\n{_source_list(context)}"
-            f"\n\nTry:\n{examples}\n\nIn groups, mention me or reply to my answer.")
-    await _send(update.effective_message.reply_html, text)
+    text = (
+        f"I answer questions from these sources and quote the passages I rely on:\n\n{_source_list(context)}"
+        f"\n\nTry:\n{examples}\n\nIn groups, mention me or reply to my answer."
+    )
+    await _send(message.reply_html, text)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/help: how to ask."""
-    if not await _admitted(update, context):
+    message = update.effective_message
+    if message is None or not await _admitted(update, context):
         return
-    text = ("Ask a question in plain English. Every sentence of my answer quotes a source, marked [n]; "
-            "the Sources below it show the exact passage. If the sources don't say, I tell you so.\n"
-            "Reply to one of my answers to ask a follow-up (\"and Ishiba?\"). /sources lists the documents.")
-    await _send(update.effective_message.reply_text, text)
+    text = (
+        "Ask a question in plain English. Every sentence of my answer quotes a source, marked [n]; "
+        "the Sources below it show the exact passage. If the sources don't say, I tell you so.\n"
+        'Reply to one of my answers to ask a follow-up ("and Ishiba?"). /sources lists the documents.'
+    )
+    await _send(message.reply_text, text)
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/sources: the indexed documents."""
-    if not await _admitted(update, context):
+    message = update.effective_message
+    if message is None or not await _admitted(update, context):
         return
-    await _send(update.effective_message.reply_html, _source_list(context), disable_web_page_preview=True)
+    await _send(message.reply_html, _source_list(context), disable_web_page_preview=True)
 
 
 def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
     documents = services(context).answerer.live_index.retriever().snapshot.documents.values()
     lines = []
     for d in sorted(documents, key=lambda d: d.date, reverse=True):
-        title = f'<a href="{html.escape(d.url, quote=True)}">{html.escape(d.title)}</a>' if d.url else html.escape(d.title)
+        title = (
+            f'<a href="{html.escape(d.url, quote=True)}">{html.escape(d.title)}</a>'
+            if d.url
+            else html.escape(d.title)
+        )
         meta = ", ".join(html.escape(p) for p in (d.publisher, d.date) if p)
         lines.append(f"• {title}{f' ({meta})' if meta else ''}")
     return "\n".join(lines)
@@ -156,12 +195,15 @@ def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A text message: answer it if it is for us (private chat, mention, or reply to us)."""
     message = update.effective_message
-    text = _addressed_text(message, context.bot.username)
-    if text is None or not await _admitted(update, context):
+    text = addressed_text(message, context.bot.username)
+    if message is None or text is None or not await _admitted(update, context):
         return
     shared = services(context)
-    if not shared.rate.allow(update.effective_user.id):
-        await _send(message.reply_text, "You're asking faster than I can read — please wait a minute and try again.")
+    user = update.effective_user  # None for channel posts: the chat is the asker
+    if not shared.rate.allow(user.id if user else message.chat_id):
+        await _send(
+            message.reply_text, "You're asking faster than I can read — please wait a minute and try again."
+        )
         return
     async with shared.chat_locks[message.chat_id]:  # answers in a chat go out in the order asked
         await _send(context.bot.send_chat_action, chat_id=message.chat_id, action=ChatAction.TYPING)
@@ -169,19 +211,23 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = await asyncio.to_thread(shared.answerer.answer, text, previous)
         sent = await deliver(context, message, answer)
         if answer.resolved_question:
-            context.chat_data["previous"] = answer.resolved_question
-            context.chat_data.setdefault("asked", {})[sent.message_id] = answer.resolved_question
+            memory = _chat_memory(context)
+            memory["previous"] = answer.resolved_question
+            memory.setdefault("asked", {})[sent.message_id] = answer.resolved_question
 
 
-def _addressed_text(message: Message | None, username: str) -> str | None:
+def addressed_text(message: Message | None, username: str) -> str | None:
     """The question in `message` if it is meant for the bot, else None."""
     if message is None or message.text is None:
         return None
     if message.chat.type == ChatType.PRIVATE:
         return message.text
     mention = f"@{username}"
-    replied_to_us = message.reply_to_message is not None and message.reply_to_message.from_user is not None \
+    replied_to_us = (
+        message.reply_to_message is not None
+        and message.reply_to_message.from_user is not None
         and message.reply_to_message.from_user.username == username
+    )
     if mention.lower() in message.text.lower():
         return re.sub(re.escape(mention), " ", message.text, flags=re.IGNORECASE).strip()
     return message.text if replied_to_us else None
@@ -189,17 +235,29 @@ def _addressed_text(message: Message | None, username: str) -> str | None:
 
 def _previous_question(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     """The question a follow-up refers to: the answer replied to, else the chat's last question."""
-    asked = context.chat_data.get("asked", {})
+    memory = _chat_memory(context)
+    asked = memory.get("asked", {})
     if message.reply_to_message is not None and message.reply_to_message.message_id in asked:
         return asked[message.reply_to_message.message_id]
-    return context.chat_data.get("previous")
+    return memory.get("previous")
+
+
+def _chat_memory(context: ContextTypes.DEFAULT_TYPE) -> dict:
+    """The chat's questions so far (PTB keeps one dict per chat; updates without a chat get none)."""
+    return context.chat_data if context.chat_data is not None else {}
 
 
 async def deliver(context: ContextTypes.DEFAULT_TYPE, message: Message, answer: Answer) -> Message:
     """Send the answer as HTML (plain text if Telegram rejects the HTML); buttons on the last part."""
     key = services(context).feedback.remember(answer, message.chat_id)
-    buttons = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data=f"fb:up:{key}"),
-                                     InlineKeyboardButton("👎", callback_data=f"fb:down:{key}")]])
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("👍", callback_data=f"fb:up:{key}"),
+                InlineKeyboardButton("👎", callback_data=f"fb:down:{key}"),
+            ]
+        ]
+    )
     try:
         return await _send_parts(context, message, to_telegram_html(answer), buttons, ParseMode.HTML)
     except BadRequest as exc:
@@ -207,15 +265,26 @@ async def deliver(context: ContextTypes.DEFAULT_TYPE, message: Message, answer: 
         return await _send_parts(context, message, to_plain_text(answer), buttons, None)
 
 
-async def _send_parts(context, message: Message, parts: list[str], buttons, parse_mode) -> Message:
+async def _send_parts(
+    context: ContextTypes.DEFAULT_TYPE,
+    message: Message,
+    parts: list[str],
+    buttons: InlineKeyboardMarkup,
+    parse_mode: str | None,
+) -> Message:
     sent = None
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         sent = await _send(
-            context.bot.send_message, chat_id=message.chat_id, text=part, parse_mode=parse_mode,
+            context.bot.send_message,
+            chat_id=message.chat_id,
+            text=part,
+            parse_mode=parse_mode,
             reply_to_message_id=message.message_id if i == 0 else None,
-            reply_markup=buttons if last else None, disable_web_page_preview=True,
+            reply_markup=buttons if last else None,
+            disable_web_page_preview=True,
         )
+    assert sent is not None, "an answer always has at least one part"
     return sent
 
 
@@ -225,7 +294,11 @@ async def _send(call, *args, **kwargs):
         try:
             return await call(*args, **kwargs)
         except RetryAfter as exc:
-            delay = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
+            delay = (
+                exc.retry_after.total_seconds()
+                if hasattr(exc.retry_after, "total_seconds")
+                else exc.retry_after
+            )
             log.info("Telegram asked to retry after %s s", delay)
             await asyncio.sleep(float(delay))
         except (TimedOut, NetworkError) as exc:
@@ -239,7 +312,12 @@ async def _send(call, *args, **kwargs):
 async def feedback_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A 👍/👎 press: store it, thank the user, remove the buttons."""
     query = update.callback_query
-    _, vote, key = query.data.split(":", 2)
+    if query is None:
+        return
+    vote, _, key = (query.data or "").removeprefix("fb:").partition(":")
+    if vote not in ("up", "down") or not key:  # not a button of ours: acknowledge, do nothing
+        await _send(query.answer)
+        return
     stored = services(context).feedback.record(key, vote, query.from_user.id)
     await _send(query.answer, "Thanks for the feedback!" if stored else "That answer is too old to rate.")
     if stored:
@@ -250,7 +328,10 @@ async def _admitted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     user, chat = update.effective_user, update.effective_chat
     if services(context).access.permits(user.id if user else None, chat.id if chat else None):
         return True
-    await _send(update.effective_message.reply_text, "Sorry, this bot is private. Ask its owner to add you.")
+    if update.effective_message is not None:
+        await _send(
+            update.effective_message.reply_text, "Sorry, this bot is private. Ask its owner to add you."
+        )
     return False
 
 
@@ -259,23 +340,37 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await context.bot.send_message(update.effective_chat.id, "Sorry, something went wrong on my side. Please try again.")
+            await context.bot.send_message(
+                update.effective_chat.id, "Sorry, something went wrong on my side. Please try again."
+            )
         except Exception:  # the apology itself failed: the log line above is all we can do
             log.warning("could not send the apology", exc_info=True)
 
 
-def serve(settings: Settings, answerer: Answerer, webhook_url: str | None = None, listen: str = "127.0.0.1:8443") -> int:
+def serve(
+    settings: TelegramSettings,
+    answerer: Answerer,
+    watch: BuildSettings | None = None,
+    webhook_url: str | None = None,
+    listen: str = "127.0.0.1:8443",
+) -> int:
     """Run the bot until SIGINT/SIGTERM: long polling, or a webhook with a secret token."""
-    application = build_application(settings, answerer)
+    application = build_application(settings, answerer, watch)
     quiet_http_logs(application.bot.token)
     if webhook_url is None:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
         return 0
     host, _, port = listen.rpartition(":")
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+    secret = (
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+    )
     application.run_webhook(
-        listen=host or "127.0.0.1", port=int(port), url_path=urlparse(webhook_url).path.lstrip("/"),
-        webhook_url=webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
+        listen=host or "127.0.0.1",
+        port=int(port),
+        url_path=urlparse(webhook_url).path.lstrip("/"),
+        webhook_url=webhook_url,
+        secret_token=secret,
+        allowed_updates=Update.ALL_TYPES,
     )
     return 0
 

@@ -20,27 +20,32 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from bot.settings import TelegramSettings
+from bot.wiring import AppSettings, make_embedder
 from evals.metrics import percentile
 from index.ann import build_faiss_index
 from index.build import BuildSettings, embedding_texts, rebuild
-from index.config import Settings
 from index.embedding import TorchBackend, resolve_model_path
 from index.retriever import CANDIDATES, LiveIndex
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def run_bench(settings: Settings, quick: bool, out: Path) -> int:
-    embedder = settings.embedder()
-    results = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        results["build"] = bench_build(embedder, settings.sources_dir, scratch / "build", copies=2 if quick else 40)
-        results["incremental"] = bench_incremental(embedder, settings.sources_dir, scratch / "inc", documents=50 if quick else 1000)
-        results["warm_latency"] = bench_warm(embedder, settings.sources_dir, scratch / "warm")
+def run_bench(settings: AppSettings, quick: bool, out: Path) -> int:
+    embedder = make_embedder(settings.index)
+    sources_dir = settings.index.sources_dir
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        results["build"] = bench_build(embedder, sources_dir, scratch / "build", copies=2 if quick else 40)
+        results["incremental"] = bench_incremental(
+            embedder, sources_dir, scratch / "inc", documents=50 if quick else 1000
+        )
+        results["warm_latency"] = bench_warm(embedder, sources_dir, scratch / "warm")
         results["cold_start"] = bench_cold(scratch / "warm")
         results["scale"] = bench_scale([10_000] if quick else [10_000, 100_000, 1_000_000])
         results["bot"] = bench_bot(embedder, scratch / "warm", chats=10 if quick else 100)
@@ -51,13 +56,19 @@ def run_bench(settings: Settings, quick: bool, out: Path) -> int:
 
 def synthetic_corpus(seed_dir: Path, target: Path, documents: int) -> None:
     """`documents` one-paragraph files cut from the seed sources, each varied so none repeats."""
-    paragraphs = [p.strip() for f in sorted(seed_dir.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n")
-                  if len(p.strip()) > 200]
+    paragraphs = [
+        p.strip()
+        for f in sorted(seed_dir.glob("*.txt"))
+        for p in f.read_text(encoding="utf-8").split("\n")
+        if len(p.strip()) > 200
+    ]
     target.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
     for i in range(documents):
         text = rng.choice(paragraphs)
-        (target / f"doc-{i:05d}.txt").write_text(f"Briefing {i}\n\nIn briefing number {i}, analysts noted: {text}\n", encoding="utf-8")
+        (target / f"doc-{i:05d}.txt").write_text(
+            f"Briefing {i}\n\nIn briefing number {i}, analysts noted: {text}\n", encoding="utf-8"
+        )
 
 
 def bench_build(embedder, seed_dir: Path, root: Path, copies: int) -> dict:
@@ -72,21 +83,33 @@ def bench_build(embedder, seed_dir: Path, root: Path, copies: int) -> dict:
     started = time.perf_counter()
     raw_model.embed(texts + sentences, batch_size=64)
     raw = time.perf_counter() - started
-    return {"chunks": report.chunks, "texts_embedded": report.embedded_chunks + report.embedded_sentences,
-            "pipeline_s": pipeline, "raw_encode_s": raw, "pipeline_chunks_per_s": report.chunks / pipeline,
-            "throughput_ratio": raw / pipeline}
+    return {
+        "chunks": report.chunks,
+        "texts_embedded": report.embedded_chunks + report.embedded_sentences,
+        "pipeline_s": pipeline,
+        "raw_encode_s": raw,
+        "pipeline_chunks_per_s": report.chunks / pipeline,
+        "throughput_ratio": raw / pipeline,
+    }
 
 
 def bench_incremental(embedder, seed_dir: Path, root: Path, documents: int) -> dict:
     synthetic_corpus(seed_dir, root / "sources", documents)
     settings = BuildSettings(root / "sources", root / "index")
     full = rebuild(settings, embedder)
-    (root / "sources" / "added.txt").write_text("Added\n\nA new briefing about frigates and maritime security.\n", encoding="utf-8")
+    (root / "sources" / "added.txt").write_text(
+        "Added\n\nA new briefing about frigates and maritime security.\n", encoding="utf-8"
+    )
     added = rebuild(settings, embedder)
     noop = rebuild(settings, embedder)
-    return {"documents": documents, "full_s": full.seconds, "add_one_s": added.seconds,
-            "add_one_embedded_chunks": added.embedded_chunks, "noop_s": noop.seconds,
-            "noop_embedded_chunks": noop.embedded_chunks}
+    return {
+        "documents": documents,
+        "full_s": full.seconds,
+        "add_one_s": added.seconds,
+        "add_one_embedded_chunks": added.embedded_chunks,
+        "noop_s": noop.seconds,
+        "noop_embedded_chunks": noop.embedded_chunks,
+    }
 
 
 def bench_warm(embedder, seed_dir: Path, root: Path) -> dict:
@@ -107,8 +130,13 @@ def bench_warm(embedder, seed_dir: Path, root: Path) -> dict:
         started = time.perf_counter()
         retriever.snapshot.faiss_index.search(embedder.embed([question]), 10)
         bare_ms.append((time.perf_counter() - started) * 1000)
-    stats = {f"{name}_p{q}_ms": percentile(values, q) for name, values in (("answer", answer_ms), ("bare", bare_ms)) for q in (50, 95, 99)}
-    return {**stats, "questions": len(answer_ms), "p50_ratio": stats["answer_p50_ms"] / stats["bare_p50_ms"]}
+    stats = {
+        f"{name}_p{q}_ms": percentile(values, q)
+        for name, values in (("answer", answer_ms), ("bare", bare_ms))
+        for q in (50, 95, 99)
+    }
+    ratio = (stats["answer_p50_ms"] or 0.0) / (stats["bare_p50_ms"] or 1.0)
+    return {**stats, "questions": len(answer_ms), "p50_ratio": ratio}
 
 
 def _timed_process(command: list[str], env: dict) -> tuple[float, float]:
@@ -118,7 +146,9 @@ def _timed_process(command: list[str], env: dict) -> tuple[float, float]:
     process's memory, which a forked child inherits as its starting high-water mark.
     """
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     peak_kb = 0
     while process.poll() is None:
         peak_kb = max(peak_kb, _vm_hwm_kb(process.pid))
@@ -131,7 +161,7 @@ def _vm_hwm_kb(pid: int) -> int:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
-    line = next((l for l in status.splitlines() if l.startswith("VmHWM:")), "VmHWM: 0 kB")
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), "VmHWM: 0 kB")
     return int(line.split()[1])
 
 
@@ -143,8 +173,13 @@ def bench_cold(root: Path) -> dict:
     _timed_process(ask, env)  # first use after a build exports the ONNX query encoder
     ask_s, ask_mb = _timed_process(ask, env)
     import_s, import_mb = _timed_process([sys.executable, "-c", "import sentence_transformers"], env)
-    return {"ask_s": ask_s, "ask_peak_mb": ask_mb, "import_sentence_transformers_s": import_s,
-            "import_peak_mb": import_mb, "ask_vs_import_ratio": ask_s / import_s}
+    return {
+        "ask_s": ask_s,
+        "ask_peak_mb": ask_mb,
+        "import_sentence_transformers_s": import_s,
+        "import_peak_mb": import_mb,
+        "ask_vs_import_ratio": ask_s / import_s,
+    }
 
 
 def clustered_vectors(count: int, dimension: int = 384, seed: int = 0) -> np.ndarray:
@@ -152,7 +187,9 @@ def clustered_vectors(count: int, dimension: int = 384, seed: int = 0) -> np.nda
     `seed` varies the points, not the centres, so queries fall where the data is."""
     centres = np.random.default_rng(12345).standard_normal((1000, dimension)).astype(np.float32)
     rng = np.random.default_rng(seed)
-    vectors = centres[rng.integers(0, 1000, count)] + 0.6 * rng.standard_normal((count, dimension)).astype(np.float32)
+    vectors = centres[rng.integers(0, 1000, count)] + 0.6 * rng.standard_normal((count, dimension)).astype(
+        np.float32
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors
 
@@ -162,7 +199,7 @@ def bench_scale(sizes: list[int]) -> list[dict]:
     queries = clustered_vectors(200, seed=1)
     for size in sizes:
         vectors = clustered_vectors(size)
-        truth = None
+        truth: list = []  # the exact (flat) results, measured first
         for index_type in ("flat", "hnsw"):
             before = _rss_mb()
             started = time.perf_counter()
@@ -181,10 +218,19 @@ def bench_scale(sizes: list[int]) -> list[dict]:
             truth = found if index_type == "flat" else truth
             recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
             recall_reranked = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(reranked, truth)])
-            rows.append({"vectors": size, "index": index_type, "build_s": build_s, "search_p50_ms": percentile(times, 50),
-                         "search_p95_ms": percentile(times, 95), "recall@10": float(recall),
-                         "recall@10_reranked": float(recall_reranked), "index_mb": memory,
-                         "bytes_per_vector": index_bytes(index) / size})
+            rows.append(
+                {
+                    "vectors": size,
+                    "index": index_type,
+                    "build_s": build_s,
+                    "search_p50_ms": percentile(times, 50),
+                    "search_p95_ms": percentile(times, 95),
+                    "recall@10": float(recall),
+                    "recall@10_reranked": float(recall_reranked),
+                    "index_mb": memory,
+                    "bytes_per_vector": index_bytes(index) / size,
+                }
+            )
             del index
     return rows
 
@@ -203,43 +249,84 @@ def bench_bot(embedder, root: Path, chats: int) -> dict:
     from bot.answering import Answerer
     from evals.fake_botapi import FakeBotAPI, running_bot
 
-    questions = ["Who represented New Zealand at the summit?", "Why did Albanese skip the summit?",
-                 "What share of GDP does South Korea spend on defence?", "What is the capital of France?"]
+    questions = [
+        "Who represented New Zealand at the summit?",
+        "Why did Albanese skip the summit?",
+        "What share of GDP does South Korea spend on defence?",
+        "What is the capital of France?",
+    ]
     answerer = Answerer(LiveIndex(root / "index", embedder))
     with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, telegram_bot_token="123456:" + "B" * 35, telegram_api_base=api.base_url,
-                            feedback_path=Path(tmp) / "f.jsonl", rate_limit_per_minute=1000)
+        settings = TelegramSettings(
+            _env_file=None,
+            telegram_bot_token="123456:" + "B" * 35,
+            telegram_api_base=api.base_url,
+            feedback_path=Path(tmp) / "f.jsonl",
+            rate_limit_per_minute=1000,
+        )
         with running_bot(settings, answerer):
             injected = {}
             started = time.perf_counter()
             for round_ in range(4):
                 for chat in range(chats):
-                    update = api.message(questions[(chat + round_) % 4], chat_id=10_000 + chat, user_id=10_000 + chat)
+                    update = api.message(
+                        questions[(chat + round_) % 4], chat_id=10_000 + chat, user_id=10_000 + chat
+                    )
                     api.inject(update)
                     injected[update["message"]["message_id"]] = time.perf_counter()
             api.wait_for(lambda: len(api.sent()) >= len(injected), timeout=600)
             elapsed = time.perf_counter() - started
             replies = api.sent()
     latencies = [(r["received_at"] - injected[r["reply_parameters"]["message_id"]]) * 1000 for r in replies]
-    return {"chats": chats, "answers": len(replies), "answers_per_s": len(replies) / elapsed,
-            "p50_update_to_reply_ms": percentile(latencies, 50), "p95_update_to_reply_ms": percentile(latencies, 95)}
+    return {
+        "chats": chats,
+        "answers": len(replies),
+        "answers_per_s": len(replies) / elapsed,
+        "p50_update_to_reply_ms": percentile(latencies, 50),
+        "p95_update_to_reply_ms": percentile(latencies, 95),
+    }
 
 
 def print_table(results: dict) -> None:
     b, i, w, c, t = (results[k] for k in ("build", "incremental", "warm_latency", "cold_start", "bot"))
     lines = [
-        ("build: pipeline chunks/s (ratio vs raw encode)", f"{b['pipeline_chunks_per_s']:.1f} ({b['throughput_ratio']:.2f})", ">= 0.8 ratio"),
-        (f"incremental: add 1 doc to {i['documents']} (s, chunks embedded)", f"{i['add_one_s']:.2f} s, {i['add_one_embedded_chunks']}", "proportional to change"),
+        (
+            "build: pipeline chunks/s (ratio vs raw encode)",
+            f"{b['pipeline_chunks_per_s']:.1f} ({b['throughput_ratio']:.2f})",
+            ">= 0.8 ratio",
+        ),
+        (
+            f"incremental: add 1 doc to {i['documents']} (s, chunks embedded)",
+            f"{i['add_one_s']:.2f} s, {i['add_one_embedded_chunks']}",
+            "proportional to change",
+        ),
         ("incremental: no-op rebuild (s)", f"{i['noop_s']:.3f}", "< 1 s"),
-        ("warm answer p50/p95/p99 (ms)", f"{w['answer_p50_ms']:.1f}/{w['answer_p95_ms']:.1f}/{w['answer_p99_ms']:.1f}", "p50 <= 20 ms"),
+        (
+            "warm answer p50/p95/p99 (ms)",
+            f"{w['answer_p50_ms']:.1f}/{w['answer_p95_ms']:.1f}/{w['answer_p99_ms']:.1f}",
+            "p50 <= 20 ms",
+        ),
         ("bare encode+search p50/p95 (ms)", f"{w['bare_p50_ms']:.1f}/{w['bare_p95_ms']:.1f}", "baseline"),
-        ("cold `bot ask` (s, peak MB) vs bare import (s)", f"{c['ask_s']:.2f}, {c['ask_peak_mb']:.0f} vs {c['import_sentence_transformers_s']:.2f}", "<= 3 s"),
-        (f"bot: {t['chats']} chats, answers/s, p95 update->reply (ms)", f"{t['answers_per_s']:.1f}, {t['p95_update_to_reply_ms']:.0f}", ">= 50/s"),
+        (
+            "cold `bot ask` (s, peak MB) vs bare import (s)",
+            f"{c['ask_s']:.2f}, {c['ask_peak_mb']:.0f} vs {c['import_sentence_transformers_s']:.2f}",
+            "<= 3 s",
+        ),
+        (
+            f"bot: {t['chats']} chats, answers/s, p95 update->reply (ms)",
+            f"{t['answers_per_s']:.1f}, {t['p95_update_to_reply_ms']:.0f}",
+            ">= 50/s",
+        ),
     ]
     for row in results["scale"]:
-        lines.append((f"scale {row['vectors']:,} {row['index']}: p50/p95 ms, recall@10 (reranked), MB",
-                      f"{row['search_p50_ms']:.2f}/{row['search_p95_ms']:.2f}, {row['recall@10']:.3f} ({row['recall@10_reranked']:.3f}), {row['index_mb']:.0f}",
-                      "1M: p50 <= 10 ms, recall >= 0.95, <= 1 GB"))
+        lines.append(
+            (
+                f"scale {row['vectors']:,} {row['index']}: p50/p95 ms, recall@10 (reranked), MB",
+                f"{row['search_p50_ms']:.2f}/{row['search_p95_ms']:.2f}, {row['recall@10']:.3f} "
+                f"({row['recall@10_reranked']:.3f}), {row['index_mb']:.0f}",
+                "1M: p50 <= 10 ms, recall >= 0.95, <= 1 GB",
+            )
+        )
     print("| measure | result | target |\n| --- | --- | --- |")
     for name, value, target in lines:
         print(f"| {name} | {value} | {target} |")

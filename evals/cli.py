@@ -7,16 +7,17 @@ import json
 import sys
 from pathlib import Path
 
+from bot.wiring import AppSettings
 from evals.errors import EvalError
+from evals.settings import EvalSettings
 from index.cli import run_subcommand
-from index.config import Settings
 from index.errors import IndexStoreError
 
 DEFAULT_OUT = Path("evals/out")
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_subcommand(_parser().parse_args(argv), (EvalError, IndexStoreError))
+    return run_subcommand(_parser().parse_args(argv), (EvalError, IndexStoreError), AppSettings)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,22 +43,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_evals(args, settings: Settings) -> int:
-    from bot.cli import make_answerer
-    from evals.dataset import DEFAULT_PATH, load_cases
+def run_evals(args: argparse.Namespace, settings: AppSettings) -> int:
     from bot.answering import Answerer
+    from bot.wiring import make_answerer
+    from evals.dataset import DEFAULT_PATH, load_cases
     from evals.report import compare, comparison_table, gate, load_thresholds, summary_table, write_reports
     from evals.runner import by_tag, drop_reasons, run_cases, summarise
 
-    cases = load_cases(args.cases or DEFAULT_PATH, settings.sources_dir)
+    cases = load_cases(args.cases or DEFAULT_PATH, settings.index.sources_dir)
     main_set = args.cases is None or args.cases.resolve() == DEFAULT_PATH.resolve()
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
     if args.composer == "generative" and answerer.generator is None:
         raise EvalError("--composer generative needs RAGBOT_LLM_BASE_URL and RAGBOT_LLM_MODEL")
     extractive = Answerer(answerer.live_index, answerer.options)
-    composers = {"extractive": extractive} | ({"generative": answerer} if args.composer == "generative" else {})
-    side_by_side = {name: summarise(run_cases(a, cases, settings.sources_dir)) for name, a in composers.items() if name != args.composer}
-    results = run_cases(composers[args.composer], cases, settings.sources_dir)
+    composers = {"extractive": extractive} | (
+        {"generative": answerer} if args.composer == "generative" else {}
+    )
+    side_by_side = {
+        name: summarise(run_cases(a, cases, settings.index.sources_dir))
+        for name, a in composers.items()
+        if name != args.composer
+    }
+    results = run_cases(composers[args.composer], cases, settings.index.sources_dir)
     summary = summarise(results)
     side_by_side[args.composer] = summary
     previous_path = args.out / "report.json"
@@ -65,7 +72,10 @@ def run_evals(args, settings: Settings) -> int:
     report = {
         "composer": args.composer,
         "index_version": answerer.live_index.retriever().version,
-        "settings": json.loads(settings.model_dump_json(exclude={"telegram_bot_token", "llm_api_key"})),
+        "settings": {
+            "index": json.loads(settings.index.model_dump_json()),
+            "answer": settings.answer.model_dump(),
+        },
         "summary": summary,
         "side_by_side": side_by_side,
         "drop_reasons": drop_reasons(results),
@@ -88,21 +98,30 @@ def run_evals(args, settings: Settings) -> int:
     return 1 if report["gate_failures"] else 0
 
 
-def run_squad(args, settings: Settings) -> int:
-    from evals.squad import DEFAULT_DATA, run_benchmark
+def run_squad(args: argparse.Namespace, settings: AppSettings) -> int:
+    from evals.squad import DATA_FILE, run_benchmark
 
-    return run_benchmark(args.data or DEFAULT_DATA, args.out, settings, limit=args.limit)
+    data = args.data or EvalSettings().benchmarks_dir / DATA_FILE
+    if not data.exists():
+        raise EvalError(
+            f"no SQuAD data at {data}: set RAGBOT_BENCHMARKS_DIR to the folder holding "
+            f"{DATA_FILE}, or pass --data"
+        )
+    return run_benchmark(data, args.out, settings, limit=args.limit)
 
 
-def run_import_feedback(args, settings: Settings) -> int:
+def run_import_feedback(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.feedback import import_feedback
 
-    count = import_feedback(settings.feedback_path, args.out)
-    print(f"wrote {count} draft case(s) to {args.out}; complete their evidence and facts, then move them into evals/questions.jsonl")
+    count = import_feedback(settings.telegram.feedback_path, args.out)
+    print(
+        f"wrote {count} draft case(s) to {args.out}; complete their evidence and facts, "
+        "then move them into evals/questions.jsonl"
+    )
     return 0
 
 
-def run_bench(args, settings: Settings) -> int:
+def run_bench(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.bench import run_bench as bench
 
     return bench(settings, quick=args.quick, out=args.out)

@@ -45,7 +45,7 @@ class EvalCase(BaseModel):
     follows: str | None = None
 
     @model_validator(mode="after")
-    def _answerable_cases_have_evidence(self) -> "EvalCase":
+    def _answerable_cases_have_evidence(self) -> EvalCase:
         if self.answerable and not self.evidence:
             raise ValueError("an answerable case needs at least one evidence quote")
         if not self.answerable and (self.evidence or self.facts):

@@ -1,7 +1,7 @@
 """Errors of the eval package; the CLI prints them and exits 1.
 
-    EvalError
-    └── DatasetError   a case in the eval file is malformed (the message names file and line)
+EvalError
+└── DatasetError   a case in the eval file is malformed (the message names file and line)
 """
 
 

@@ -13,9 +13,15 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+if TYPE_CHECKING:  # the bot is imported by the running bot itself, not by this module
+    from bot.answering import Answerer
+    from bot.settings import TelegramSettings
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Ragbot", "username": "ragbot_test_bot"}
 HUMAN = {"id": 1001, "is_bot": False, "first_name": "Ada"}
@@ -32,16 +38,15 @@ class FakeBotAPI:
         self.chat_types: dict[int, str] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.server.handle_error = lambda request, address: None  # clients hanging up mid-poll are normal
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/bot"
 
-    def __enter__(self) -> "FakeBotAPI":
+    def __enter__(self) -> FakeBotAPI:
         self.thread.start()
         return self
 
@@ -58,18 +63,34 @@ class FakeBotAPI:
             update = {"update_id": next(self._update_ids), **update}
             self.updates.append(update)
             for key in ("message", "callback_query"):
-                chat = (update.get(key) or {}).get("chat") or ((update.get(key) or {}).get("message") or {}).get("chat")
+                chat = (update.get(key) or {}).get("chat") or (
+                    (update.get(key) or {}).get("message") or {}
+                ).get("chat")
                 if chat:
                     self.chat_types[chat["id"]] = chat["type"]
             self.lock.notify_all()
             return update["update_id"]
 
-    def message(self, text: str, chat_id: int = 1001, user_id: int = 1001, chat_type: str = "private",
-                reply_to: dict | None = None) -> dict:
+    def message(
+        self,
+        text: str,
+        chat_id: int = 1001,
+        user_id: int = 1001,
+        chat_type: str = "private",
+        reply_to: dict | None = None,
+    ) -> dict:
         """A text message update (commands carry their bot_command entity)."""
-        message = {"message_id": next(self._message_ids), "date": int(time.time()), "text": text,
-                   "chat": {"id": chat_id, "type": chat_type, **({"title": "group"} if chat_type != "private" else {})},
-                   "from": {**HUMAN, "id": user_id}}
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "text": text,
+            "chat": {
+                "id": chat_id,
+                "type": chat_type,
+                **({"title": "group"} if chat_type != "private" else {}),
+            },
+            "from": {**HUMAN, "id": user_id},
+        }
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         if reply_to:
@@ -77,16 +98,32 @@ class FakeBotAPI:
         return {"message": message}
 
     def press(self, message: dict, data: str, user_id: int = 1001) -> dict:
-        return {"callback_query": {"id": str(next(self._message_ids)), "from": {**HUMAN, "id": user_id},
-                                   "chat_instance": "ci", "data": data, "message": message}}
+        return {
+            "callback_query": {
+                "id": str(next(self._message_ids)),
+                "from": {**HUMAN, "id": user_id},
+                "chat_instance": "ci",
+                "data": data,
+                "message": message,
+            }
+        }
 
     def sent(self, method: str = "sendMessage") -> list[dict]:
         with self.lock:
             return [params for name, params in self.calls if name == method]
 
-    def fail(self, method: str, status: int = 500, count: int = 1, retry_after: int | None = None, drop: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int = 500,
+        count: int = 1,
+        retry_after: int | None = None,
+        drop: bool = False,
+    ) -> None:
         with self.lock:
-            self.failures.append({"method": method, "status": status, "count": count, "retry_after": retry_after, "drop": drop})
+            self.failures.append(
+                {"method": method, "status": status, "count": count, "retry_after": retry_after, "drop": drop}
+            )
 
     def wait_for(self, predicate, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -109,12 +146,18 @@ class FakeBotAPI:
     def _call(self, method: str, params: dict):
         if method == "getUpdates":
             return self._get_updates(params)
-        result = self._message_result(params) if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup") else True
+        message: dict | None = None
+        if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+            message = self._message_result(params)
         with self.lock:
-            extra = {"sent_message_id": result["message_id"], "received_at": time.perf_counter()} if result is not True else {}
+            extra = (
+                {"sent_message_id": message["message_id"], "received_at": time.perf_counter()}
+                if message is not None
+                else {}
+            )
             self.calls.append((method, {**params, **extra}))
-        if result is not True:
-            return result
+        if message is not None:
+            return message
         if method == "getMe":
             return BOT_USER
         return True
@@ -131,9 +174,13 @@ class FakeBotAPI:
 
     def _message_result(self, params: dict) -> dict:
         chat_id = int(params.get("chat_id") or 0)
-        return {"message_id": int(params.get("message_id") or next(self._message_ids)), "date": int(time.time()),
-                "chat": {"id": chat_id, "type": self.chat_types.get(chat_id, "private")}, "from": BOT_USER,
-                "text": params.get("text", "")}
+        return {
+            "message_id": int(params.get("message_id") or next(self._message_ids)),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": self.chat_types.get(chat_id, "private")},
+            "from": BOT_USER,
+            "text": params.get("text", ""),
+        }
 
     def _handler(self):
         api = self
@@ -154,8 +201,13 @@ class FakeBotAPI:
                     self.connection.shutdown(2)
                     return
                 if rule:
-                    extra = {"parameters": {"retry_after": rule["retry_after"]}} if rule["retry_after"] else {}
-                    return self._reply(rule["status"], {"ok": False, "error_code": rule["status"], "description": "forced", **extra})
+                    extra = (
+                        {"parameters": {"retry_after": rule["retry_after"]}} if rule["retry_after"] else {}
+                    )
+                    return self._reply(
+                        rule["status"],
+                        {"ok": False, "error_code": rule["status"], "description": "forced", **extra},
+                    )
                 self._reply(200, {"ok": True, "result": api._call(method, params)})
 
             do_GET = do_POST
@@ -195,27 +247,38 @@ def _decode(body: bytes, content_type: str) -> dict:
     return params
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up mid-poll are normal: nothing to report."""
+
+
 @contextmanager
-def running_bot(settings, answerer, webhook: dict | None = None):
+def running_bot(
+    settings: TelegramSettings, answerer: Answerer, webhook: dict | None = None
+) -> Iterator[None]:
     """Run the PTB Application (polling, or a webhook server) in a thread with its own loop."""
-    ready, loop_box = threading.Event(), {}
+    from bot.telegram_app import build_application
+
+    ready = threading.Event()
+    loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop_box["loop"], loop_box["stop"] = asyncio.get_running_loop(), stop
-        from bot.telegram_app import build_application
-
+        loops.append((asyncio.get_running_loop(), stop))
         application = build_application(settings, answerer)
+        updater = application.updater
+        assert updater is not None  # built with a token, so PTB made one
         async with application:
-            await application.post_init(application)  # as run_polling/run_webhook do
+            if application.post_init:
+                await application.post_init(application)  # as run_polling/run_webhook do
             await application.start()
             if webhook:
-                await application.updater.start_webhook(**webhook)
+                await updater.start_webhook(**webhook)
             else:
-                await application.updater.start_polling(poll_interval=0.0, timeout=1)
+                await updater.start_polling(poll_interval=0.0, timeout=1)
             ready.set()
             await stop.wait()
-            await application.updater.stop()
+            await updater.stop()
             await application.stop()
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
@@ -224,5 +287,6 @@ def running_bot(settings, answerer, webhook: dict | None = None):
     try:
         yield
     finally:
-        loop_box["loop"].call_soon_threadsafe(loop_box["stop"].set)
+        loop, stop = loops[0]
+        loop.call_soon_threadsafe(stop.set)
         thread.join(60)

@@ -17,7 +17,11 @@ def import_feedback(feedback_path: Path, drafts_path: Path) -> int:
         return 0
     existing = set()
     if drafts_path.exists():
-        existing = {json.loads(line)["id"] for line in drafts_path.read_text(encoding="utf-8").splitlines() if line.strip()}
+        existing = {
+            json.loads(line)["id"]
+            for line in drafts_path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        }
     drafts = []
     for line in feedback_path.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
@@ -25,12 +29,22 @@ def import_feedback(feedback_path: Path, drafts_path: Path) -> int:
         if entry.get("vote") != "down" or case_id in existing:
             continue
         existing.add(case_id)
-        drafts.append({
-            "id": case_id, "question": entry["question"], "answerable": None, "tags": ["feedback"],
-            "evidence": [], "facts": [],
-            "bot_said": {"answer": entry["answer"], "abstained": entry["abstained"],
-                         "quotes": [c["quote"] for c in entry["citations"]], "index_version": entry["index_version"]},
-        })
+        drafts.append(
+            {
+                "id": case_id,
+                "question": entry["question"],
+                "answerable": None,
+                "tags": ["feedback"],
+                "evidence": [],
+                "facts": [],
+                "bot_said": {
+                    "answer": entry["answer"],
+                    "abstained": entry["abstained"],
+                    "quotes": [c["quote"] for c in entry["citations"]],
+                    "index_version": entry["index_version"],
+                },
+            }
+        )
     drafts_path.parent.mkdir(parents=True, exist_ok=True)
     with open(drafts_path, "a", encoding="utf-8") as handle:
         for draft in drafts:

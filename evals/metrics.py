@@ -56,9 +56,10 @@ def share(flags: Iterable[bool]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return sum(values) / len(values) if values else None
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the defined values (a case a metric does not apply to is None); None if there are none."""
+    defined = [v for v in values if v is not None]
+    return sum(defined) / len(defined) if defined else None
 
 
 def fact_present(fact: str, text: str) -> bool:

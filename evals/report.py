@@ -12,7 +12,13 @@ from evals.runner import CaseResult
 
 THRESHOLDS_PATH = Path(__file__).with_name("thresholds.toml")
 LOWER_IS_BETTER = {"false_abstention_rate", "latency_p50_ms", "latency_p95_ms"}
-NOT_GATED_FOR_REGRESSION = {"latency_p50_ms", "latency_p95_ms", "cases", "generated_answers", "dropped_generated_sentences"}
+NOT_GATED_FOR_REGRESSION = {
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "cases",
+    "generated_answers",
+    "dropped_generated_sentences",
+}
 
 
 def load_thresholds(path: Path = THRESHOLDS_PATH) -> dict[str, float]:
@@ -73,9 +79,19 @@ def comparison_table(side_by_side: dict[str, dict]) -> str:
 
 
 def markdown(report: dict, results: list[CaseResult]) -> str:
-    table = comparison_table(report["side_by_side"]) if len(report["side_by_side"]) > 1 else summary_table(report["summary"])
-    parts = [f"# Eval report ({report['composer']} composer, index {report['index_version']})", "",
-             table, "", "## Regressions since the previous run", ""]
+    table = (
+        comparison_table(report["side_by_side"])
+        if len(report["side_by_side"]) > 1
+        else summary_table(report["summary"])
+    )
+    parts = [
+        f"# Eval report ({report['composer']} composer, index {report['index_version']})",
+        "",
+        table,
+        "",
+        "## Regressions since the previous run",
+        "",
+    ]
     regressions = report["regressions"]["metrics"] + report["regressions"]["cases"]
     parts += [f"- {line}" for line in regressions] or ["none"]
     if report.get("drop_reasons"):
@@ -83,9 +99,14 @@ def markdown(report: dict, results: list[CaseResult]) -> str:
         parts += [f"- {count} × {reason}" for reason, count in report["drop_reasons"].items()]
     parts += ["", "## Failing cases", ""]
     for r in (r for r in results if r.failure):
-        parts += [f"### {r.id}: {r.failure}", f"- question: {r.question}", f"- answer: {r.answer}",
-                  *[f"- cited [{c['n']}] {c['source']}: “{c['quote']}”" for c in r.citations],
-                  *[f"- expected: {e}" for e in r.expected], ""]
+        parts += [
+            f"### {r.id}: {r.failure}",
+            f"- question: {r.question}",
+            f"- answer: {r.answer}",
+            *[f"- cited [{c['n']}] {c['source']}: “{c['quote']}”" for c in r.citations],
+            *[f"- expected: {e}" for e in r.expected],
+            "",
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -101,19 +122,27 @@ def _bars(title: str, items: list[tuple[str, float]], width: int = 640, scale: f
     for i, (label, value) in enumerate(items):
         y = 20 + i * row
         length = (width - left - 60) * (value / scale if scale else 0)
-        bars.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{html.escape(label)}</text>'
-                    f'<rect x="{left}" y="{y}" width="{max(length, 0):.1f}" height="16" fill="#4a7bd0"/>'
-                    f'<text x="{left + length + 4:.1f}" y="{y + 13}">{value:.2f}</text>')
-    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{width}" height="{height}" '
-            f'font-size="12" font-family="sans-serif">{"".join(bars)}</svg></figure>')
+        bars.append(
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{html.escape(label)}</text>'
+            f'<rect x="{left}" y="{y}" width="{max(length, 0):.1f}" height="16" fill="#4a7bd0"/>'
+            f'<text x="{left + length + 4:.1f}" y="{y + 13}">{value:.2f}</text>'
+        )
+    return (
+        f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{width}" height="{height}" '
+        f'font-size="12" font-family="sans-serif">{"".join(bars)}</svg></figure>'
+    )
 
 
-def _histogram(title: str, groups: dict[str, list[float]], bins: list[float], marker: float | None = None) -> str:
+def _histogram(
+    title: str, groups: dict[str, list[float]], bins: list[float], marker: float | None = None
+) -> str:
     """Overlaid histograms (one colour per group) as inline SVG, with an optional vertical marker."""
     width, height, pad = 640, 220, 30
     colours = ["#4a7bd0", "#d0684a", "#3a9a5b"]
-    counts = {name: [sum(bins[i] <= v < bins[i + 1] for v in values) for i in range(len(bins) - 1)]
-              for name, values in groups.items()}
+    counts = {
+        name: [sum(bins[i] <= v < bins[i + 1] for v in values) for i in range(len(bins) - 1)]
+        for name, values in groups.items()
+    }
     top = max([max(c) for c in counts.values() if c] + [1])
     slot = (width - 2 * pad) / (len(bins) - 1)
     shapes = []
@@ -121,17 +150,25 @@ def _histogram(title: str, groups: dict[str, list[float]], bins: list[float], ma
         bar = slot / len(counts)
         for i, count in enumerate(group_counts):
             h = (height - 2 * pad) * count / top
-            shapes.append(f'<rect x="{pad + i * slot + g * bar:.1f}" y="{height - pad - h:.1f}" width="{bar - 1:.1f}" '
-                          f'height="{h:.1f}" fill="{colours[g % 3]}"><title>{name}: {count}</title></rect>')
-        shapes.append(f'<text x="{width - 200}" y="{16 + 14 * g}" fill="{colours[g % 3]}">■ {html.escape(name)}</text>')
+            shapes.append(
+                f'<rect x="{pad + i * slot + g * bar:.1f}" y="{height - pad - h:.1f}" width="{bar - 1:.1f}" '
+                f'height="{h:.1f}" fill="{colours[g % 3]}"><title>{name}: {count}</title></rect>'
+            )
+        shapes.append(
+            f'<text x="{width - 200}" y="{16 + 14 * g}" fill="{colours[g % 3]}">■ {html.escape(name)}</text>'
+        )
     for i in range(0, len(bins), max(1, len(bins) // 8)):
         shapes.append(f'<text x="{pad + i * slot:.1f}" y="{height - 10}">{bins[i]:g}</text>')
     if marker is not None:
         x = pad + (marker - bins[0]) / (bins[-1] - bins[0]) * (width - 2 * pad)
-        shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad}" y2="{height - pad}" stroke="black" '
-                      f'stroke-dasharray="4"/><text x="{x + 3:.1f}" y="{pad + 10}">threshold {marker}</text>')
-    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{width}" height="{height}" '
-            f'font-size="11" font-family="sans-serif">{"".join(shapes)}</svg></figure>')
+        shapes.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad}" y2="{height - pad}" stroke="black" '
+            f'stroke-dasharray="4"/><text x="{x + 3:.1f}" y="{pad + 10}">threshold {marker}</text>'
+        )
+    return (
+        f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{width}" height="{height}" '
+        f'font-size="11" font-family="sans-serif">{"".join(shapes)}</svg></figure>'
+    )
 
 
 def html_report(report: dict, results: list[CaseResult]) -> str:
@@ -140,30 +177,50 @@ def html_report(report: dict, results: list[CaseResult]) -> str:
     summary = report["summary"]
     rates = [(k, v) for k, v in summary.items() if isinstance(v, float) and v <= 1 and "latency" not in k]
     tags = [(tag, stats["passed"]) for tag, stats in report["by_tag"].items() if stats["passed"] is not None]
-    supports = {"answerable": [r.support for r in results if r.answerable],
-                "unanswerable": [r.support for r in results if not r.answerable]}
+    supports = {
+        "answerable": [r.support for r in results if r.answerable],
+        "unanswerable": [r.support for r in results if not r.answerable],
+    }
     latencies = [r.seconds * 1000 for r in results]
     top_latency = 1.5 * max(percentile(latencies, 95) or 1.0, 1.0)  # outliers go in the last bin
     latencies = [min(value, top_latency) for value in latencies]
     latency_bins = [round(top_latency * i / 12, 1) for i in range(13)]
     latency_bins[-1] += 0.001
     failing = "".join(
-        f"<tr><td>{html.escape(r.id)}</td><td>{html.escape(r.failure or '')}</td><td>{html.escape(r.question)}</td>"
+        f"<tr><td>{html.escape(r.id)}</td><td>{html.escape(r.failure or '')}</td>"
+        f"<td>{html.escape(r.question)}</td>"
         f"<td>{html.escape(r.answer)}</td><td>{'<br>'.join(html.escape(e) for e in r.expected)}</td></tr>"
-        for r in results if r.failure
+        for r in results
+        if r.failure
     )
-    regressions = "".join(f"<li>{html.escape(x)}</li>" for x in report["regressions"]["metrics"] + report["regressions"]["cases"])
+    regressions = "".join(
+        f"<li>{html.escape(x)}</li>"
+        for x in report["regressions"]["metrics"] + report["regressions"]["cases"]
+    )
+    index = html.escape(str(report["index_version"]))
+    gate_word = "passed" if not report["gate_failures"] else "FAILED"
+    summary_rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in summary.items()
+    )
+    support_title = "Best support score: answerable vs unanswerable (the abstention decision)"
+    support_bins = [round(i * 0.05, 2) for i in range(21)]
+    figures = "\n".join(
+        (
+            _bars("Rates (0-1)", rates),
+            _bars("Pass rate per question type", tags),
+            _histogram(support_title, supports, support_bins, ANSWER_THRESHOLD),
+            _histogram("Latency per question (ms)", {"latency": latencies}, latency_bins),
+        )
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Eval report</title>
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}figure{{margin:1em 0}}</style></head><body>
-<h1>Eval report</h1><p>{html.escape(report['composer'])} composer · index {html.escape(str(report['index_version']))}
-· {summary['cases']} cases · gate: {'passed' if not report['gate_failures'] else 'FAILED'}</p>
-<h2>Summary</h2><table>{''.join(f'<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>' for k, v in summary.items())}</table>
-{_bars('Rates (0-1)', rates)}
-{_bars('Pass rate per question type', tags)}
-{_histogram('Best support score: answerable vs unanswerable (the abstention decision)', supports,
-            [round(i * 0.05, 2) for i in range(21)], ANSWER_THRESHOLD)}
-{_histogram('Latency per question (ms)', {'latency': latencies}, latency_bins)}
-<h2>Regressions since the previous run</h2><ul>{regressions or '<li>none</li>'}</ul>
-<h2>Failing cases</h2><table><tr><th>id</th><th>why</th><th>question</th><th>answer</th><th>expected</th></tr>{failing}</table>
+td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}figure{{margin:1em 0}}</style>
+</head><body>
+<h1>Eval report</h1><p>{html.escape(report["composer"])} composer · index {index}
+· {summary["cases"]} cases · gate: {gate_word}</p>
+<h2>Summary</h2><table>{summary_rows}</table>
+{figures}
+<h2>Regressions since the previous run</h2><ul>{regressions or "<li>none</li>"}</ul>
+<h2>Failing cases</h2><table>
+<tr><th>id</th><th>why</th><th>question</th><th>answer</th><th>expected</th></tr>{failing}</table>
 </body></html>"""

@@ -55,27 +55,49 @@ def run_cases(answerer: Answerer, cases: list[EvalCase], sources_dir: Path) -> l
         hits = answerer.live_index.retriever().search(searched, k=RETRIEVAL_DEPTH)
         search_only = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits]
         judged = [(p.source, p.start, p.end) for p in answer.passages]
-        results.append(score_case(case, answer, judged, search_only, gold_spans(case, sources_dir), sources_dir))
+        results.append(
+            score_case(case, answer, judged, search_only, gold_spans(case, sources_dir), sources_dir)
+        )
     return results
 
 
-def score_case(case: EvalCase, answer: Answer, passages, search_only, gold: list[GoldSpan], sources_dir: Path) -> CaseResult:
+Span = tuple[str, int, int]  # source, start, end
+
+
+def score_case(
+    case: EvalCase,
+    answer: Answer,
+    passages: list[Span],
+    search_only: list[Span],
+    gold: list[GoldSpan],
+    sources_dir: Path,
+) -> CaseResult:
     """Score one answer against its case.
 
     Args:
         passages: the answer's passages as the answerer ranked them (hybrid search, then evidence).
         search_only: the same question's hybrid-search ranking alone, for comparison.
     """
+
     def on_gold(source: str, start: int, end: int) -> bool:
         return any(metrics.overlaps(source, start, end, g.source, g.start, g.end) for g in gold)
 
     cites = answer.citations
     result = dict(
-        id=case.id, question=case.question, resolved_question=answer.resolved_question, tags=case.tags,
-        answerable=case.answerable, abstained=answer.abstained, answer=answer.answer,
-        citations=[c.model_dump() for c in cites], expected=[e.quote for e in case.evidence] + case.facts,
-        support=answer.support, seconds=answer.seconds, composer=answer.composer,
-        dropped_sentences=answer.dropped_sentences, drop_reasons=answer.drop_reasons,
+        id=case.id,
+        question=case.question,
+        resolved_question=answer.resolved_question,
+        tags=case.tags,
+        answerable=case.answerable,
+        abstained=answer.abstained,
+        answer=answer.answer,
+        citations=[c.model_dump() for c in cites],
+        expected=[e.quote for e in case.evidence] + case.facts,
+        support=answer.support,
+        seconds=answer.seconds,
+        composer=answer.composer,
+        dropped_sentences=answer.dropped_sentences,
+        drop_reasons=answer.drop_reasons,
     )
     if cites:
         result["quotes_valid"] = metrics.share(_quote_valid(c, sources_dir) for c in cites)
@@ -89,7 +111,8 @@ def score_case(case: EvalCase, answer: Answer, passages, search_only, gold: list
         if not answer.abstained:
             result["cited_gold"] = any(on_gold(c.source, c.start, c.end) for c in cites)
             result["citation_recall"] = metrics.share(
-                any(metrics.overlaps(c.source, c.start, c.end, g.source, g.start, g.end) for c in cites) for g in gold
+                any(metrics.overlaps(c.source, c.start, c.end, g.source, g.start, g.end) for c in cites)
+                for g in gold
             )
             result["citation_precision"] = metrics.share(
                 on_gold(c.source, c.start, c.end) or any(metrics.fact_present(f, c.quote) for f in case.facts)

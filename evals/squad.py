@@ -16,17 +16,18 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from bot.answering import Answerer, AnswerOptions
+from bot.answering import Answerer
+from bot.wiring import AppSettings, make_embedder
 from evals import metrics
 from index.build import BuildSettings, rebuild
-from index.config import Settings
 from index.lexical import normalise
 from index.retriever import LiveIndex, Retriever
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "squad2-dev" / "dev-v2.0-half.json"
+DATA_FILE = Path("squad2-dev") / "dev-v2.0-half.json"  # under RAGBOT_BENCHMARKS_DIR
 DEPTH = 10
 
 
@@ -47,7 +48,10 @@ def load_squad(path: Path, sources_dir: Path) -> list[SquadQuestion]:
         for p, paragraph in enumerate(article["paragraphs"]):
             name = f"{a:02d}-{p:03d}.txt"
             _write_if_changed(sources_dir / name, paragraph["context"])
-            _write_if_changed(sources_dir / f"{name}.meta.toml", f'title = {json.dumps(article["title"].replace("_", " "))}\n')
+            _write_if_changed(
+                sources_dir / f"{name}.meta.toml",
+                f"title = {json.dumps(article['title'].replace('_', ' '))}\n",
+            )
             for qa in paragraph["qas"]:
                 answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
                 questions.append(SquadQuestion(qa["question"], name, answers, bool(qa.get("is_impossible"))))
@@ -59,23 +63,26 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def run_benchmark(data: Path, out: Path, settings: Settings, limit: int | None = None) -> int:
+def run_benchmark(data: Path, out: Path, settings: AppSettings, limit: int | None = None) -> int:
     root = out / "squad"
     questions = load_squad(data, root / "sources")
     if limit:
         questions = random.Random(0).sample(questions, min(limit, len(questions)))
-    embedder = settings.embedder()
+    embedder = make_embedder(settings.index)
     started = time.perf_counter()
-    build = rebuild(BuildSettings(root / "sources", root / "index", settings.chunk_size, settings.chunk_overlap), embedder)
-    print(f"index: {build.documents} paragraphs, {build.chunks} chunks, embedded {build.embedded_chunks} "
-          f"in {time.perf_counter() - started:.1f} s")
-    answerer = Answerer(LiveIndex(root / "index", embedder), AnswerOptions(top_k=settings.top_k))
+    chunking = settings.index.chunk_size, settings.index.chunk_overlap
+    build = rebuild(BuildSettings(root / "sources", root / "index", *chunking), embedder)
+    print(
+        f"index: {build.documents} paragraphs, {build.chunks} chunks, embedded {build.embedded_chunks} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    answerer = Answerer(LiveIndex(root / "index", embedder), settings.answer.options())
     retriever = answerer.live_index.retriever()
-    rows = {"ours": [], "hybrid-only": [], "dense-only": [], "bm25-only": []}
+    rows: dict[str, list[dict]] = {"ours": [], "hybrid-only": [], "dense-only": [], "bm25-only": []}
     for q in questions:
         for system, row in _judge(q, answerer, retriever).items():
             rows[system].append(row)
-    results = {system: _summary(system_rows, questions) for system, system_rows in rows.items()}
+    results: dict[str, Any] = {system: _summary(rows_, questions) for system, rows_ in rows.items()}
     results["questions"] = len(questions)
     (out / "squad.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     _print_table(results)
@@ -93,16 +100,30 @@ def _judge(q: SquadQuestion, answerer: Answerer, retriever: Retriever) -> dict[s
     quotes = [c.quote for c in answer.citations]
     return {
         "ours": _row(q, [p.source for p in answer.passages], quotes, answer.abstained),
-        "hybrid-only": _row(q, [h.chunk.doc_id for h in hybrid], [_closest_sentence(hybrid[0].chunk, retriever, vector)], False),
-        "dense-only": _row(q, [c.doc_id for c in dense], [_closest_sentence(dense[0], retriever, vector)], False),
-        "bm25-only": _row(q, [c.doc_id for c in lexical], [_overlapping_sentence(lexical[0], retriever, q.question)], False),
+        "hybrid-only": _row(
+            q,
+            [h.chunk.doc_id for h in hybrid],
+            [_closest_sentence(hybrid[0].chunk, retriever, vector)],
+            False,
+        ),
+        "dense-only": _row(
+            q, [c.doc_id for c in dense], [_closest_sentence(dense[0], retriever, vector)], False
+        ),
+        "bm25-only": _row(
+            q, [c.doc_id for c in lexical], [_overlapping_sentence(lexical[0], retriever, q.question)], False
+        ),
     }
 
 
 def _row(q: SquadQuestion, ranked_docs: list[str], quotes: list[str], abstained: bool) -> dict:
     rank = metrics.first_relevant_rank([d == q.paragraph for d in ranked_docs])
     contains = any(a.lower() in quote.lower() for a in q.answers for quote in quotes)
-    return {"impossible": q.impossible, "rank": rank, "contains_answer": contains and not abstained, "abstained": abstained}
+    return {
+        "impossible": q.impossible,
+        "rank": rank,
+        "contains_answer": contains and not abstained,
+        "abstained": abstained,
+    }
 
 
 def _sentences(chunk, retriever: Retriever) -> list[str]:

@@ -5,6 +5,8 @@ Vectors are normalised, so inner product is cosine similarity. Row numbers are t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 INDEX_TYPES = ("auto", "flat", "hnsw")
@@ -23,16 +25,18 @@ def choose_index_type(index_type: str, rows: int) -> str:
     return index_type
 
 
-def build_faiss_index(vectors: np.ndarray, index_type: str):
+def build_faiss_index(vectors: np.ndarray, index_type: str) -> Any:
     """A FAISS index over `vectors` (float32, normalised), of the resolved `index_type`."""
     import faiss
 
     dimension = vectors.shape[1]
+    index: Any  # faiss's own stubs disagree with its SWIG bindings (QT_8bit is an int there)
     if index_type == "flat":
         index = faiss.IndexFlatIP(dimension)
     else:
         # 8-bit scalar quantisation keeps 1M 384-d vectors at ~0.4 GB instead of 1.5 GB.
-        index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        eight_bit: Any = faiss.ScalarQuantizer.QT_8bit
+        index = faiss.IndexHNSWSQ(dimension, eight_bit, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.train(vectors)
     index.add(vectors)

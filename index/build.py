@@ -12,12 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from index.ann import build_faiss_index, choose_index_type
-from index.chunking import chunk_document
+from index.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.models import BuildReport, Chunk, Document
 from index.sources import load_documents
-from index.store import Manifest, Snapshot, load_snapshot, new_version, publish, sentence_table, write_snapshot
+from index.store import (
+    Manifest,
+    Snapshot,
+    load_snapshot,
+    new_version,
+    publish,
+    sentence_table,
+    write_snapshot,
+)
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
@@ -29,8 +37,8 @@ class BuildSettings:
 
     sources_dir: Path
     index_dir: Path
-    chunk_size: int = 800
-    chunk_overlap: int = 1
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     index_type: str = "auto"
 
 
@@ -50,11 +58,15 @@ def embedding_texts(documents: dict[str, Document], chunks: list[Chunk]) -> tupl
     for chunk in chunks:
         for span in chunk.sentences:
             owner.setdefault((chunk.doc_id, span.start, span.end), chunk)
-    sentence_texts = [sentence_embedding_text(documents[d], chunk, s, e) for (d, s, e), chunk in owner.items()]
+    sentence_texts = [
+        sentence_embedding_text(documents[d], chunk, s, e) for (d, s, e), chunk in owner.items()
+    ]
     return [chunk_embedding_text(c) for c in chunks], sentence_texts
 
 
-def rebuild(settings: BuildSettings, embedder: Embedder, full: bool = False, progress: bool = False) -> BuildReport:
+def rebuild(
+    settings: BuildSettings, embedder: Embedder, full: bool = False, progress: bool = False
+) -> BuildReport:
     """Bring the index in `settings.index_dir` up to date with `settings.sources_dir`.
 
     Args:
@@ -78,7 +90,9 @@ def rebuild(settings: BuildSettings, embedder: Embedder, full: bool = False, pro
     write_snapshot(settings.index_dir, manifest, snapshot)
     publish(settings.index_dir, manifest.version)
     log.info("published index %s (%d chunks)", manifest.version, len(snapshot.chunks))
-    return _report(snapshot, documents, skipped, added, updated, removed, *embedded, previous is None, started)
+    return _report(
+        snapshot, documents, skipped, added, updated, removed, *embedded, previous is None, started
+    )
 
 
 def _previous_snapshot(settings: BuildSettings, embedder: Embedder) -> Snapshot | None:
@@ -90,7 +104,11 @@ def _previous_snapshot(settings: BuildSettings, embedder: Embedder) -> Snapshot 
         log.warning("%s Rebuilding everything.", exc)
         return None
     m = previous.manifest
-    if (m.model, m.chunk_size, m.chunk_overlap) != (embedder.name, settings.chunk_size, settings.chunk_overlap):
+    if (m.model, m.chunk_size, m.chunk_overlap) != (
+        embedder.name,
+        settings.chunk_size,
+        settings.chunk_overlap,
+    ):
         log.info("model or chunking changed since the last build: rebuilding everything")
         return None
     return previous
@@ -99,7 +117,11 @@ def _previous_snapshot(settings: BuildSettings, embedder: Embedder) -> Snapshot 
 def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapshot, tuple[int, int]]:
     """Chunk every document and find a vector for every chunk and sentence, embedding only new text."""
     by_id = {doc.id: doc for doc in documents}
-    chunks = [chunk for doc in documents for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)]
+    chunks = [
+        chunk
+        for doc in documents
+        for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+    ]
     sentence_rows = sentence_table(chunks)
     chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
     cache = _vector_cache(previous, embedder) if previous else {}
@@ -163,7 +185,9 @@ def _progress_bar(total: int, label: str):
     return tqdm(total=total, desc=f"embedding {label}", unit=label[:-1])
 
 
-def _report(snapshot, documents, skipped, added, updated, removed, chunks_embedded, sentences_embedded, full, started):
+def _report(
+    snapshot, documents, skipped, added, updated, removed, chunks_embedded, sentences_embedded, full, started
+):
     return BuildReport(
         documents=len(documents),
         chunks=len(snapshot.chunks),

@@ -15,10 +15,29 @@ from dataclasses import dataclass
 from index.cleaning import Block, content_blocks
 from index.models import Chunk, Document, Span
 
+DEFAULT_CHUNK_SIZE = 800  # characters
+DEFAULT_CHUNK_OVERLAP = 1  # sentences
+
 # A sentence ends at . ! or ? (plus closing quotes/brackets) before whitespace and a capital,
 # digit or opening quote; the period of a known abbreviation or an initial does not end one.
 _BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9\u0080-\uffff])""")
-_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "etc", "e.g", "i.e", "u.s", "gen", "jr", "sr"}
+_ABBREVIATIONS = {
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "prof",
+    "st",
+    "no",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "u.s",
+    "gen",
+    "jr",
+    "sr",
+}
 
 
 @dataclass(frozen=True)
@@ -47,10 +66,14 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
 
 def _trimmed(text: str, start: int, end: int) -> Span:
     segment = text[start:end]
-    return Span(start=start + len(segment) - len(segment.lstrip()), end=end - (len(segment) - len(segment.rstrip())))
+    return Span(
+        start=start + len(segment) - len(segment.lstrip()), end=end - (len(segment) - len(segment.rstrip()))
+    )
 
 
-def chunk_document(doc: Document, size: int = 800, overlap: int = 1) -> list[Chunk]:
+def chunk_document(
+    doc: Document, size: int = DEFAULT_CHUNK_SIZE, overlap: int = DEFAULT_CHUNK_OVERLAP
+) -> list[Chunk]:
     """Chunk `doc`; ids are stable for the same text in the same document.
 
     Args:
@@ -91,7 +114,9 @@ def _sections(text: str, blocks: list[Block]) -> list[tuple[str, list[_Sentence]
         if block.run != current_run:
             sections.append((heading, []))
             current_run = block.run
-        sections[-1][1].extend(_Sentence(s.start, s.end, index) for s in split_sentences(text, block.start, block.end))
+        sections[-1][1].extend(
+            _Sentence(s.start, s.end, index) for s in split_sentences(text, block.start, block.end)
+        )
     return [(h, s) for h, s in sections if s]
 
 

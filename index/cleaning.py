@@ -67,11 +67,7 @@ def _is_heading(line: str) -> bool:
 
 def _is_furniture(line: str, repeats: Counter[str]) -> bool:
     short = len(line) <= MAX_CHROME_CHARS
-    return bool(
-        _FURNITURE.search(line)
-        or (short and _CONTACT.search(line))
-        or (short and repeats[line] > 1)
-    )
+    return bool(_FURNITURE.search(line) or (short and _CONTACT.search(line)) or (short and repeats[line] > 1))
 
 
 def content_blocks(text: str) -> list[Block]:

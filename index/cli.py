@@ -6,27 +6,32 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from index.build import rebuild
-from index.config import Settings
+from index.embedding import cached_embedder
 from index.errors import IndexStoreError
 from index.retriever import LiveIndex
+from index.settings import IndexSettings
 from index.status import index_status
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_subcommand(_parser().parse_args(argv), (IndexStoreError,))
+    return run_subcommand(_parser().parse_args(argv), (IndexStoreError,), IndexSettings)
 
 
-def run_subcommand(args: argparse.Namespace, errors: tuple[type[Exception], ...]) -> int:
+def run_subcommand(
+    args: argparse.Namespace, errors: tuple[type[Exception], ...], load_settings: Callable[[], Any]
+) -> int:
     """Run the chosen subcommand with the settings; the known `errors` become one line and exit 1.
 
-    Shared by the `index`, `bot` and `evals` command lines.
+    Shared by the `index`, `bot` and `evals` command lines, each with its own settings.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
-        return args.run(args, Settings())
+        return args.run(args, load_settings())
     except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -54,21 +59,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_build(args, settings: Settings) -> int:
-    report = rebuild(settings.build_settings(), settings.embedder(), full=args.full, progress=True)
+def run_build(args: argparse.Namespace, settings: IndexSettings) -> int:
+    embedder = cached_embedder(settings.model, settings.index_dir)
+    report = rebuild(settings.build_settings(), embedder, full=args.full, progress=True)
     if args.json:
         print(report.model_dump_json())
         return 0
     changes = f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed"
-    print(f"{report.documents} documents, {report.chunks} chunks ({changes}); "
-          f"embedded {report.embedded_chunks} chunks and {report.embedded_sentences} sentences "
-          f"in {report.seconds:.2f} s. Index version {report.version}.")
+    print(
+        f"{report.documents} documents, {report.chunks} chunks ({changes}); "
+        f"embedded {report.embedded_chunks} chunks and {report.embedded_sentences} sentences "
+        f"in {report.seconds:.2f} s. Index version {report.version}."
+    )
     for skipped in report.skipped:
         print(f"skipped {skipped['path']}: {skipped['reason']}")
     return 0
 
 
-def run_status(args, settings: Settings) -> int:
+def run_status(args: argparse.Namespace, settings: IndexSettings) -> int:
     status = index_status(settings.build_settings())
     if args.json:
         print(status.model_dump_json())
@@ -76,16 +84,24 @@ def run_status(args, settings: Settings) -> int:
     if status.version is None:
         print(f"No index built yet in {settings.index_dir}; run `python -m index build`.")
         return 0
-    print(f"Index {status.version}: {len(status.documents)} documents, model {status.model}, {status.index_type} search.")
+    print(
+        f"Index {status.version}: {len(status.documents)} documents, model {status.model}, "
+        f"{status.index_type} search."
+    )
     for label, names in (("added", status.added), ("changed", status.updated), ("removed", status.removed)):
         for name in names:
             print(f"  {label} since: {name}")
-    print("Sources changed since the last build: run `python -m index build`." if status.stale else "Up to date.")
+    print(
+        "Sources changed since the last build: run `python -m index build`."
+        if status.stale
+        else "Up to date."
+    )
     return 0
 
 
-def run_search(args, settings: Settings) -> int:
-    retriever = LiveIndex(settings.index_dir, settings.embedder()).retriever()
+def run_search(args: argparse.Namespace, settings: IndexSettings) -> int:
+    embedder = cached_embedder(settings.model, settings.index_dir)
+    retriever = LiveIndex(settings.index_dir, embedder).retriever()
     for rank, hit in enumerate(retriever.search(args.query, k=args.k), 1):
         chunk = hit.chunk
         print(f"{rank}. score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})  {chunk.id}")

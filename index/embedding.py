@@ -18,7 +18,7 @@ import os
 import threading
 import warnings
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -54,11 +54,13 @@ class SentenceTransformerEmbedder:
         cache_dir: where the ONNX export lives (per model); None: always sentence-transformers.
     """
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 64, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, name: str = DEFAULT_MODEL, batch_size: int = 64, cache_dir: Path | None = None
+    ) -> None:
         self.name = name
         self.batch_size = batch_size
         self.onnx_dir = cache_dir / _safe(name) if cache_dir else None
-        self._backend = None
+        self._backend: OnnxBackend | TorchBackend | None = None
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -67,16 +69,22 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, backend.dimension), dtype=np.float32)
         return np.ascontiguousarray(backend.embed(texts, self.batch_size), dtype=np.float32)
 
-    def _load(self):
+    def _load(self) -> OnnxBackend | TorchBackend:
         with self._lock:
             if self._backend is None:
                 if self.onnx_dir and all((self.onnx_dir / f).exists() for f in ONNX_FILES):
                     self._backend = OnnxBackend(self.onnx_dir)
                 else:
-                    self._backend = TorchBackend(resolve_model_path(self.name))
+                    torch_backend = TorchBackend(resolve_model_path(self.name))
                     if self.onnx_dir:
-                        self._backend.try_export(self.onnx_dir)
-        return self._backend
+                        torch_backend.try_export(self.onnx_dir)
+                    self._backend = torch_backend
+            return self._backend
+
+
+def cached_embedder(model: str, index_dir: Path) -> SentenceTransformerEmbedder:
+    """The model, with its ONNX export (for fast start-up) kept beside the index."""
+    return SentenceTransformerEmbedder(model, cache_dir=index_dir / "encoder")
 
 
 def _safe(name: str) -> str:
@@ -96,19 +104,35 @@ class TorchBackend:
 
         hf_logging.disable_progress_bar()
         self.model = SentenceTransformer(path, device="cpu")
-        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dimension = int(dimension())
+        self.dimension = _dimension(self.model)
 
     def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                                 show_progress_bar=False)
+        return self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
     def try_export(self, folder: Path) -> None:
         """Export to ONNX for fast query processes; skipped for models it does not fit."""
         try:
             export_onnx(self.model, folder)
+        except ImportError as exc:  # a missing package: the user can fix this, so say how
+            log.warning(
+                "no fast query encoder: %s is not installed; `pip install onnx onnxruntime` "
+                "to get ~1 s start-ups instead of ~10 s",
+                exc.name or exc,
+            )
         except Exception as exc:  # an optional speed-up: never fail an embedding because of it
-            log.info("no ONNX export for this model (%s); queries will use sentence-transformers", exc)
+            log.warning("no ONNX export for this model (%s); queries will use sentence-transformers", exc)
+
+
+def _dimension(model: Any) -> int:
+    """The model's vector size (sentence-transformers renamed the method in version 5)."""
+    method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(method())
 
 
 def export_onnx(model, folder: Path) -> None:
@@ -116,7 +140,9 @@ def export_onnx(model, folder: Path) -> None:
     import torch
 
     transformer, pooling = model[0], model[1]
-    mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(pooling, "pooling_mode_mean_tokens", False)
+    mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(
+        pooling, "pooling_mode_mean_tokens", False
+    )
     if not mean or len(model) > 3:
         raise ValueError("only mean-pooled models are exported")
     tokenizer_file = Path(transformer.auto_model.config._name_or_path or "") / "tokenizer.json"
@@ -129,7 +155,9 @@ def export_onnx(model, folder: Path) -> None:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     staging = folder.with_name(folder.name + ".staging")
     staging.mkdir(parents=True, exist_ok=True)
@@ -139,8 +167,7 @@ def export_onnx(model, folder: Path) -> None:
         warnings.simplefilter("ignore")
         _export(Encoder(transformer.auto_model).eval(), sample, staging / "model.onnx", axes)
     (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
-    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    settings = {"max_seq_length": model.max_seq_length, "dimension": int(dimension())}
+    settings = {"max_seq_length": model.max_seq_length, "dimension": _dimension(model)}
     (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
     if folder.exists():
         import shutil
@@ -153,10 +180,14 @@ def _export(encoder, sample, path: Path, axes: dict) -> None:
     import torch
 
     torch.onnx.export(
-        encoder, (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["hidden"],
+        encoder,
+        (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+        str(path),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["hidden"],
         dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "hidden": axes},
-        opset_version=17, dynamo=False,
+        opset_version=17,
+        dynamo=False,
     )
 
 
@@ -174,13 +205,17 @@ class OnnxBackend:
         self.tokenizer.enable_padding()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
 
     def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
         # Batch texts of similar length, as sentence-transformers does: less padding to compute.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         ordered = [texts[i] for i in order]
-        vectors = np.vstack([self._embed_batch(ordered[i : i + batch_size]) for i in range(0, len(ordered), batch_size)])
+        vectors = np.vstack(
+            [self._embed_batch(ordered[i : i + batch_size]) for i in range(0, len(ordered), batch_size)]
+        )
         result = np.empty_like(vectors)
         result[order] = vectors
         return result
@@ -190,6 +225,8 @@ class OnnxBackend:
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[
+            0
+        ]
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -136,7 +136,9 @@ class BM25:
         scores = np.zeros(self.size, dtype=np.float32)
         norm = K1 * (1 - B + B * self.lengths / max(self.average_length, 1e-9))
         terms = normalise(query)
-        weighted = dict.fromkeys(terms, 1.0) | {c: PLACE_WEIGHT for c in cities_named_in(terms) - set(terms) if c in self.postings}
+        weighted = dict.fromkeys(terms, 1.0) | {
+            c: PLACE_WEIGHT for c in cities_named_in(terms) - set(terms) if c in self.postings
+        }
         for query_term, query_weight in weighted.items():
             for term, weight in self.expand(query_term):
                 idf = self.idf(term) * weight * query_weight

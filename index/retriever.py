@@ -28,6 +28,12 @@ CANDIDATES = 50
 SENTENCE_WEIGHT = 0.9
 
 
+def fuse(dense: np.ndarray, lexical: np.ndarray, top_lexical: float) -> np.ndarray:
+    """Dense cosine plus BM25 scaled by the query's best BM25 score: both on a 0-1 scale, so a
+    passage that matches the query's rare words and its meaning beats one that matches either."""
+    return dense + LEXICAL_WEIGHT * lexical / (top_lexical or 1.0)
+
+
 class Retriever:
     """Search one loaded snapshot."""
 
@@ -38,11 +44,17 @@ class Retriever:
         self.proper_terms = proper_terms([c.text for c in snapshot.chunks])
         # Sentence vector rows of every chunk, flattened: chunk i owns [offsets[i], offsets[i + 1]).
         rows = snapshot.sentence_rows
-        self._sentence_rows_flat = np.array([rows[(c.doc_id, s.start, s.end)] for c in snapshot.chunks for s in c.sentences], dtype=np.int64)
-        self._sentence_offsets = np.concatenate([[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]).astype(np.int64)
+        self._sentence_rows_flat = np.array(
+            [rows[(c.doc_id, s.start, s.end)] for c in snapshot.chunks for s in c.sentences], dtype=np.int64
+        )
+        self._sentence_offsets = np.concatenate(
+            [[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]
+        ).astype(np.int64)
         self.section_terms: dict[tuple[str, str], set[str]] = {}
         for chunk in snapshot.chunks:
-            section = self.section_terms.setdefault((chunk.doc_id, chunk.heading), set(normalise(chunk.heading)))
+            section = self.section_terms.setdefault(
+                (chunk.doc_id, chunk.heading), set(normalise(chunk.heading))
+            )
             section.update(normalise(chunk.text))
 
     @property
@@ -65,12 +77,18 @@ class Retriever:
         lexical = self.bm25.scores(query)
         lexical_candidates = {int(row) for row in np.argsort(-lexical)[:CANDIDATES] if lexical[row] > 0}
         rows = np.fromiter(self._dense_candidates(vector) | lexical_candidates, dtype=np.int64)
-        dense = np.maximum(self.snapshot.chunk_vectors[rows] @ vector, SENTENCE_WEIGHT * self._best_sentences(rows, vector))
-        top_lexical = float(lexical.max()) or 1.0
-        fused = dense + LEXICAL_WEIGHT * lexical[rows] / top_lexical
+        dense = np.maximum(
+            self.snapshot.chunk_vectors[rows] @ vector, SENTENCE_WEIGHT * self._best_sentences(rows, vector)
+        )
+        fused = fuse(dense, lexical[rows], float(lexical.max()))
         order = np.argsort(-fused)[:k]
         return [
-            Hit(chunk=chunks[rows[i]], score=float(fused[i]), dense=float(dense[i]), lexical=float(lexical[rows[i]]))
+            Hit(
+                chunk=chunks[rows[i]],
+                score=float(fused[i]),
+                dense=float(dense[i]),
+                lexical=float(lexical[rows[i]]),
+            )
             for i in order
         ]
 
@@ -116,14 +134,18 @@ class LiveIndex:
             self._checked = now
             version = current_version(self.index_dir)
             if self._current is None or version != self._current.version:
-                self._reload()
+                self._current = self._reload()
             return self._current
 
-    def _reload(self) -> None:
+    def _reload(self) -> Retriever:
         try:
-            self._current = Retriever(load_snapshot(self.index_dir), self.embedder)
-            log.info("serving index %s", self._current.version)
+            current = Retriever(load_snapshot(self.index_dir), self.embedder)
         except IndexStoreError:
             if self._current is None:
                 raise
-            log.warning("new index could not be loaded; still serving %s", self._current.version, exc_info=True)
+            log.warning(
+                "new index could not be loaded; still serving %s", self._current.version, exc_info=True
+            )
+            return self._current
+        log.info("serving index %s", current.version)
+        return current

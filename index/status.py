@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from index.build import BuildSettings
-from index.store import Manifest, current_version
 from index.sources import source_hashes
+from index.store import Manifest, current_version
 
 
 class IndexStatus(BaseModel):

@@ -21,6 +21,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -58,7 +59,7 @@ class Snapshot:
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    faiss_index: object
+    faiss_index: Any  # a faiss.Index; faiss ships no type information
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -136,7 +137,9 @@ def load_snapshot(index_dir: Path) -> Snapshot:
     try:
         return _read_snapshot(folder, manifest)
     except (ValueError, OSError, RuntimeError, ValidationError) as exc:
-        raise IndexCorrupt(f"The index in {folder} cannot be read ({exc.__class__.__name__}); {REBUILD_HINT}.") from exc
+        raise IndexCorrupt(
+            f"The index in {folder} cannot be read ({exc.__class__.__name__}); {REBUILD_HINT}."
+        ) from exc
 
 
 def _read_manifest(folder: Path) -> Manifest:

@@ -41,3 +41,20 @@ def fresh_build(tmp_path) -> BuildSettings:
     """A private copy of the seed sources with no index yet, for tests that change things."""
     shutil.copytree(SEED_SOURCES, tmp_path / "sources")
     return BuildSettings(tmp_path / "sources", tmp_path / "index")
+
+
+LAYERS = ("unit", "integration", "e2e")
+HEAVY_FIXTURES = {"embedder", "seed_build", "answerer", "fresh_build", "api", "llama_server", "fake_model"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test names its one layer, and a unit test uses no model, index or server."""
+    for item in items:
+        layers = {m.name for m in item.iter_markers() if m.name in LAYERS}
+        if len(layers) != 1:
+            raise pytest.UsageError(
+                f"{item.nodeid}: mark it with exactly one of {LAYERS} (has {sorted(layers)})"
+            )
+        heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if layers == {"unit"} and heavy:
+            raise pytest.UsageError(f"{item.nodeid}: a unit test cannot use {sorted(heavy)}")

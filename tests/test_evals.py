@@ -12,10 +12,10 @@ import pytest
 from evals import metrics
 from evals.dataset import DEFAULT_PATH, load_cases
 from evals.errors import DatasetError
-
 from tests.conftest import PROJECT, SEED_SOURCES
 
 
+@pytest.mark.unit
 def test_eval_set_loads_and_covers_the_required_kinds():
     cases = load_cases(DEFAULT_PATH, SEED_SOURCES)
     tags = {t for c in cases for t in c.tags}
@@ -28,18 +28,26 @@ def test_eval_set_loads_and_covers_the_required_kinds():
     "line, message",
     [
         ('{"id": "x", "question": "q?", "answerable": true}', "needs at least one evidence quote"),
-        ('{"id": "x", "question": "q?", "answerable": true, "evidence": [{"source": "asan-managing-decline-nato-2025.txt", "quote": "not in the file at all"}]}', "not found verbatim"),
+        (
+            '{"id": "x", "question": "q?", "answerable": true, "evidence": [{"source": '
+            '"asan-managing-decline-nato-2025.txt", "quote": "not in the file at all"}]}',
+            "not found verbatim",
+        ),
         ('{"id": "x", "question": "q?", "answerable": false, "follows": "nope"}', "not an earlier case"),
         ('{"id": "x", "answerable": false}', "question"),
     ],
 )
+@pytest.mark.unit
 def test_a_broken_case_is_reported_with_file_and_line(tmp_path, line, message):
     path = tmp_path / "cases.jsonl"
-    path.write_text('{"id": "ok", "question": "fine?", "answerable": false}\n' + line + "\n", encoding="utf-8")
+    path.write_text(
+        '{"id": "ok", "question": "fine?", "answerable": false}\n' + line + "\n", encoding="utf-8"
+    )
     with pytest.raises(DatasetError, match=rf"cases.jsonl:2: .*{message}"):
         load_cases(path, SEED_SOURCES)
 
 
+@pytest.mark.unit
 def test_metric_definitions():
     assert metrics.first_relevant_rank([False, False, True]) == 3
     assert metrics.hit_at(3, 1) == 0.0 and metrics.hit_at(3, 5) == 1.0
@@ -52,8 +60,13 @@ def test_metric_definitions():
     assert metrics.share([]) is None
 
 
+@pytest.mark.integration
 def test_eval_run_passes_its_gate_and_writes_reports(seed_build, tmp_path):
-    env = {**os.environ, "RAGBOT_INDEX_DIR": str(seed_build.index_dir), "RAGBOT_SOURCES_DIR": str(SEED_SOURCES)}
+    env = {
+        **os.environ,
+        "RAGBOT_INDEX_DIR": str(seed_build.index_dir),
+        "RAGBOT_SOURCES_DIR": str(SEED_SOURCES),
+    }
     command = [sys.executable, "-m", "evals", "run", "--out", str(tmp_path)]
     first = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -68,13 +81,22 @@ def test_eval_run_passes_its_gate_and_writes_reports(seed_build, tmp_path):
     assert "REGRESSION hit@1: 1.000 ->" in second.stdout
 
 
+@pytest.mark.unit
 def test_import_feedback_drafts_only_thumbs_down(tmp_path):
     from evals.feedback import import_feedback
 
     feedback = tmp_path / "feedback.jsonl"
-    entry = {"vote": "down", "question": "Who won?", "answer": "The sources don't say.", "abstained": True,
-             "citations": [], "index_version": "v1"}
-    feedback.write_text("\n".join(json.dumps(e) for e in (entry, {**entry, "vote": "up", "question": "Other?"})) + "\n")
+    entry = {
+        "vote": "down",
+        "question": "Who won?",
+        "answer": "The sources don't say.",
+        "abstained": True,
+        "citations": [],
+        "index_version": "v1",
+    }
+    feedback.write_text(
+        "\n".join(json.dumps(e) for e in (entry, {**entry, "vote": "up", "question": "Other?"})) + "\n"
+    )
     drafts = tmp_path / "drafts.jsonl"
     assert import_feedback(feedback, drafts) == 1
     assert import_feedback(feedback, drafts) == 0  # not drafted twice
@@ -82,13 +104,26 @@ def test_import_feedback_drafts_only_thumbs_down(tmp_path):
     assert draft["question"] == "Who won?" and draft["bot_said"]["abstained"] is True
 
 
+@pytest.mark.e2e
 def test_squad_benchmark_runs_with_baselines(tmp_path):
-    data = json.loads((PROJECT.parent / "shared/benchmarks/squad2-dev/dev-v2.0-half.json").read_text(encoding="utf-8"))
-    mini = {"version": "v2.0", "data": [dict(data["data"][0], paragraphs=data["data"][0]["paragraphs"][:12])]}
-    (tmp_path / "mini.json").write_text(json.dumps(mini), encoding="utf-8")
+    sample = PROJECT / "tests" / "data" / "squad2-sample.json"  # 12 paragraphs; see tests/data/README.md
     result = subprocess.run(
-        [sys.executable, "-m", "evals", "squad", "--data", str(tmp_path / "mini.json"), "--limit", "40", "--out", str(tmp_path)],
-        cwd=PROJECT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "evals",
+            "squad",
+            "--data",
+            str(sample),
+            "--limit",
+            "40",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "squad.json").read_text(encoding="utf-8"))

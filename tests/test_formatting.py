@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.formatting import TELEGRAM_LIMIT, to_plain_text, to_telegram_html
 from bot.models import Answer, Citation
+
+pytestmark = pytest.mark.unit
 
 
 def make_answer(sentences: int, quote_chars: int = 700) -> Answer:
     citations = [
-        Citation(n=n, source="s.txt", title=f"Title <{n}> & co", publisher="P", date="2025-06-30",
-                 url="https://example.org/a?b=1&c=2" if n == 1 else "", quote=f"Quote {n} " + "x" * quote_chars, start=0, end=5)
+        Citation(
+            n=n,
+            source="s.txt",
+            title=f"Title <{n}> & co",
+            publisher="P",
+            date="2025-06-30",
+            url="https://example.org/a?b=1&c=2" if n == 1 else "",
+            quote=f"Quote {n} " + "x" * quote_chars,
+            start=0,
+            end=5,
+        )
         for n in range(1, sentences + 1)
     ]
     text = " ".join(f"Sentence {n} says <b>{n}</b>. [{n}]" for n in range(1, sentences + 1))
@@ -38,5 +51,7 @@ def test_long_answers_split_with_each_citation_beside_its_footnote():
 
 
 def test_abstention_is_plain_escaped_text():
-    answer = Answer(question="<x>", resolved_question="<x>", answer="The sources don't say <x>.", abstained=True)
+    answer = Answer(
+        question="<x>", resolved_question="<x>", answer="The sources don't say <x>.", abstained=True
+    )
     assert to_telegram_html(answer) == ["The sources don't say &lt;x&gt;."]

@@ -20,7 +20,6 @@ from index.places import cities_of
 from index.retriever import LiveIndex
 from index.sources import load_documents
 from index.store import current_version, load_snapshot
-
 from tests.conftest import PROJECT, SEED_SOURCES
 
 NEW_SOURCE = """Canberra update
@@ -30,25 +29,40 @@ publish a new naval shipbuilding plan in September. The plan covers twelve new f
 """
 
 
+@pytest.mark.unit
 def test_seed_sources_load_verbatim_with_metadata():
     documents, skipped = load_documents(SEED_SOURCES)
     assert skipped == []
     by_id = {d.id: d for d in documents}
     xpert = by_id["xpert-nato-summit-asian-partners-stay-away.txt"]
     assert xpert.text == (SEED_SOURCES / xpert.id).read_text(encoding="utf-8")
-    assert (xpert.publisher, xpert.author, xpert.date) == ("Xpert.digital", "Konrad Wolfenstein", "2025-06-25")
+    assert (xpert.publisher, xpert.author, xpert.date) == (
+        "Xpert.digital",
+        "Konrad Wolfenstein",
+        "2025-06-25",
+    )
     assert by_id["asan-managing-decline-nato-2025.txt"].date == "2025-06-30"
 
 
+@pytest.mark.unit
 def test_page_furniture_never_becomes_a_passage():
     documents, _ = load_documents(SEED_SOURCES)
     text = " ".join(c.text for d in documents for c in chunk_document(d))
-    for furniture in ("Language selection", "Suitable for", "hub for security and defense offers", "contact me",
-                      "+49 89", "I would be happy to serve", "Image: Xpert.digital", "s.kim@asaninst.org"):
+    for furniture in (
+        "Language selection",
+        "Suitable for",
+        "hub for security and defense offers",
+        "contact me",
+        "+49 89",
+        "I would be happy to serve",
+        "Image: Xpert.digital",
+        "s.kim@asaninst.org",
+    ):
         assert furniture not in text
     assert "Richard Marles" in text
 
 
+@pytest.mark.unit
 def test_chunks_quote_their_document_and_keep_stable_ids():
     documents, _ = load_documents(SEED_SOURCES)
     for doc in documents:
@@ -60,6 +74,7 @@ def test_chunks_quote_their_document_and_keep_stable_ids():
             assert all(chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences)
 
 
+@pytest.mark.integration
 def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embedder):
     first = rebuild(fresh_build, embedder)
     assert first.full_rebuild and first.embedded_chunks == first.chunks > 20
@@ -73,7 +88,9 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert added.chunks == first.chunks + 1
 
     asan = fresh_build.sources_dir / "asan-managing-decline-nato-2025.txt"
-    asan.write_text(asan.read_text(encoding="utf-8") + "\nA closing paragraph added by an editor.\n", encoding="utf-8")
+    asan.write_text(
+        asan.read_text(encoding="utf-8") + "\nA closing paragraph added by an editor.\n", encoding="utf-8"
+    )
     changed = rebuild(fresh_build, embedder)
     assert changed.updated == [asan.name]
     assert 1 <= changed.embedded_chunks <= 2  # only the new paragraph's chunk (and none unchanged)
@@ -85,6 +102,7 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert not any(c.doc_id == "canberra.txt" for c in snapshot.chunks)
 
 
+@pytest.mark.integration
 def test_model_change_forces_full_rebuild(fresh_build: BuildSettings, embedder):
     first = rebuild(fresh_build, embedder)
     same_model_other_name = SentenceTransformerEmbedder(resolve_model_path(DEFAULT_MODEL))
@@ -92,6 +110,7 @@ def test_model_change_forces_full_rebuild(fresh_build: BuildSettings, embedder):
     assert second.full_rebuild and second.embedded_chunks == first.chunks
 
 
+@pytest.mark.integration
 def test_unreadable_sources_are_skipped_and_reported(fresh_build: BuildSettings, embedder):
     sources = fresh_build.sources_dir
     (sources / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
@@ -103,6 +122,7 @@ def test_unreadable_sources_are_skipped_and_reported(fresh_build: BuildSettings,
     assert report.documents == 2 and report.chunks > 20
 
 
+@pytest.mark.integration
 def test_html_and_markdown_sources(fresh_build: BuildSettings, embedder):
     sources = fresh_build.sources_dir
     (sources / "page.html").write_text(
@@ -113,15 +133,20 @@ def test_html_and_markdown_sources(fresh_build: BuildSettings, embedder):
         "</body></html>",
         encoding="utf-8",
     )
-    (sources / "notes.md").write_text("# Notes\n\nThe frigates will be built in Adelaide.\n", encoding="utf-8")
+    (sources / "notes.md").write_text(
+        "# Notes\n\nThe frigates will be built in Adelaide.\n", encoding="utf-8"
+    )
     rebuild(fresh_build, embedder)
     snapshot = load_snapshot(fresh_build.index_dir)
     page = snapshot.documents["page.html"]
     assert page.title == "Frigate plan" and "twelve new frigates" in page.text and "Cookie" not in page.text
     notes = [c for c in snapshot.chunks if c.doc_id == "notes.md"]
-    assert notes and notes[0].heading == "Notes" and notes[0].text == "The frigates will be built in Adelaide."
+    assert (
+        notes and notes[0].heading == "Notes" and notes[0].text == "The frigates will be built in Adelaide."
+    )
 
 
+@pytest.mark.integration
 def test_corrupt_index_is_reported_in_one_sentence(fresh_build: BuildSettings, embedder):
     rebuild(fresh_build, embedder)
     faiss_file = fresh_build.index_dir / "versions" / current_version(fresh_build.index_dir) / "index.faiss"
@@ -130,8 +155,15 @@ def test_corrupt_index_is_reported_in_one_sentence(fresh_build: BuildSettings, e
         load_snapshot(fresh_build.index_dir)
     result = subprocess.run(
         [sys.executable, "-m", "index", "search", "Albanese"],
-        cwd=PROJECT, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "RAGBOT_INDEX_DIR": str(fresh_build.index_dir), "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir)},
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "RAGBOT_INDEX_DIR": str(fresh_build.index_dir),
+            "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir),
+        },
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "damaged" in result.stderr
@@ -139,12 +171,19 @@ def test_corrupt_index_is_reported_in_one_sentence(fresh_build: BuildSettings, e
     assert repaired.full_rebuild and load_snapshot(fresh_build.index_dir).chunks
 
 
+@pytest.mark.e2e
 def test_build_killed_halfway_leaves_old_index_serving(fresh_build: BuildSettings, embedder):
     rebuild(fresh_build, embedder)
     before = current_version(fresh_build.index_dir)
-    sentences = " ".join(f"Delegation {i} discussed maritime item {i} at length in session {i}." for i in range(4000))
+    sentences = " ".join(
+        f"Delegation {i} discussed maritime item {i} at length in session {i}." for i in range(4000)
+    )
     (fresh_build.sources_dir / "big.txt").write_text(sentences, encoding="utf-8")
-    env = {**os.environ, "RAGBOT_INDEX_DIR": str(fresh_build.index_dir), "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir)}
+    env = {
+        **os.environ,
+        "RAGBOT_INDEX_DIR": str(fresh_build.index_dir),
+        "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir),
+    }
     process = subprocess.Popen([sys.executable, "-m", "index", "build"], cwd=PROJECT, env=env)
     time.sleep(12)  # past start-up, inside embedding 4,000 new sentences
     process.send_signal(signal.SIGKILL)
@@ -154,6 +193,7 @@ def test_build_killed_halfway_leaves_old_index_serving(fresh_build: BuildSetting
     assert not any(c.doc_id == "big.txt" for c in snapshot.chunks)
 
 
+@pytest.mark.integration
 def test_live_index_moves_to_a_new_snapshot(fresh_build: BuildSettings, embedder):
     rebuild(fresh_build, embedder)
     live = LiveIndex(fresh_build.index_dir, embedder, check_every=0)
@@ -175,26 +215,45 @@ def test_live_index_moves_to_a_new_snapshot(fresh_build: BuildSettings, embedder
         ("Which countries belong to the Indo-Pacific four?", "New Zealand and Australia"),
     ],
 )
+@pytest.mark.integration
 def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, question, expected):
     retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
     hits = retriever.search(question, k=5)
     assert expected in hits[0].chunk.text
 
 
+@pytest.mark.unit
 def test_a_country_in_the_query_also_matches_its_cities():
-    bm25 = BM25(["Seoul is likely to face pressure to spend more.", "Tokyo announced a larger budget.", "Talks were held in The Hague."])
+    bm25 = BM25(
+        [
+            "Seoul is likely to face pressure to spend more.",
+            "Tokyo announced a larger budget.",
+            "Talks were held in The Hague.",
+        ]
+    )
     assert np.argmax(bm25.scores("pressure on South Korea")) == 0
     assert np.argmax(bm25.scores("What happened in the Netherlands?")) == 2
     assert bm25.scores("Seoul")[1:].max() == 0  # one direction: a city does not stand for other places
     assert cities_of(("south", "korea")) >= {"seoul"} and "seoul" not in cities_of(("japan",))
 
 
-@pytest.mark.parametrize("demonym, country", [("Chinese", "China"), ("Japanese", "Japan"), ("Germans", "Germany"),
-                                               ("Korean", "South Korea"), ("Dutch", "the Netherlands"), ("European", "Europe")])
+@pytest.mark.parametrize(
+    "demonym, country",
+    [
+        ("Chinese", "China"),
+        ("Japanese", "Japan"),
+        ("Germans", "Germany"),
+        ("Korean", "South Korea"),
+        ("Dutch", "the Netherlands"),
+        ("European", "Europe"),
+    ],
+)
+@pytest.mark.unit
 def test_a_demonym_meets_its_country(demonym, country):
     assert normalise(demonym)[0] in normalise(country)
 
 
+@pytest.mark.unit
 def test_stemming_gives_the_same_stems_from_many_threads():
     import random
     import string
@@ -203,14 +262,23 @@ def test_stemming_gives_the_same_stems_from_many_threads():
     import snowballstemmer
 
     rng = random.Random(7)
-    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 12))) + rng.choice(["ations", "ing", "ies", "ness", "s"]) for _ in range(20_000)]
+    words = [
+        "".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 12)))
+        + rng.choice(["ations", "ing", "ies", "ness", "s"])
+        for _ in range(20_000)
+    ]
     expected = snowballstemmer.stemmer("english").stemWords(words)
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(stem, words, chunksize=50)) == expected
 
 
+@pytest.mark.integration
 def test_onnx_query_encoder_gives_the_same_vectors(tmp_path, embedder):
-    texts = ["Why did Albanese skip the NATO summit?", "short", "A long passage about defence spending. " * 40]
+    texts = [
+        "Why did Albanese skip the NATO summit?",
+        "short",
+        "A long passage about defence spending. " * 40,
+    ]
     exporting = SentenceTransformerEmbedder(cache_dir=tmp_path)
     reference = exporting.embed(texts)  # loads sentence-transformers, exports ONNX beside it
     fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
@@ -220,14 +288,24 @@ def test_onnx_query_encoder_gives_the_same_vectors(tmp_path, embedder):
     assert np.allclose(np.sum(embedder.embed(texts) * vectors, axis=1), 1.0, atol=1e-4)
 
 
+@pytest.mark.e2e
 def test_a_fresh_ask_process_does_not_import_torch(fresh_build: BuildSettings):
     script = (
-        "import sys; from index.config import Settings; from bot.cli import make_answerer\n"
-        "answer = make_answerer(Settings(_env_file=None), announce=lambda m: None).answer('Why did Albanese skip the summit?')\n"
+        "import sys; from bot.wiring import AppSettings, make_answerer\n"
+        "answerer = make_answerer(AppSettings(), announce=lambda m: None)\n"
+        "answer = answerer.answer('Why did Albanese skip the summit?')\n"
         "print(answer.abstained, 'torch' in sys.modules)"
     )
-    env = {**os.environ, "RAGBOT_INDEX_DIR": str(fresh_build.index_dir), "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir)}
-    first = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
-    second = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "RAGBOT_INDEX_DIR": str(fresh_build.index_dir),
+        "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir),
+    }
+    first = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert first.stdout.split() == ["False", "True"], first.stderr  # first use: builds, exports
     assert second.stdout.split() == ["False", "False"], second.stderr

@@ -1,0 +1,37 @@
+"""The index's settings: where the sources and the index live, the model, the chunking.
+
+Read from `RAGBOT_*` environment variables or `.env`, and only in entry points (`python -m index`,
+and `bot.wiring`, which composes every package's settings); the core takes a `BuildSettings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.build import BuildSettings
+from index.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+from index.embedding import DEFAULT_MODEL
+
+ENV = SettingsConfigDict(env_prefix="RAGBOT_", env_file=".env", extra="ignore", populate_by_name=True)
+
+
+class IndexSettings(BaseSettings):
+    """`RAGBOT_SOURCES_DIR`, `RAGBOT_INDEX_DIR`, `RAGBOT_MODEL`, `RAGBOT_CHUNK_SIZE`, ..."""
+
+    model_config = ENV
+
+    sources_dir: Path = Path("sources")
+    index_dir: Path = Path(".ragbot/index")
+    model: str = DEFAULT_MODEL
+    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=100, le=8000)
+    chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=5)
+    index_type: str = "auto"
+
+    def build_settings(self) -> BuildSettings:
+        """What the build needs of these settings."""
+        return BuildSettings(
+            self.sources_dir, self.index_dir, self.chunk_size, self.chunk_overlap, self.index_type
+        )
