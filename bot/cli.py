@@ -61,9 +61,9 @@ def run_chat(args: argparse.Namespace, settings: AppSettings) -> int:
 
 
 def run_serve(args: argparse.Namespace, settings: AppSettings) -> int:
-    from bot.telegram_app import check_token, serve
+    from bot.telegram_app import confirm_token, serve
 
-    check_token(settings.telegram)  # before loading anything: a missing token is one sentence, at once
+    confirm_token(settings.telegram)  # before loading anything: a bad token is one sentence, at once
     logging.getLogger().setLevel(logging.INFO)
     watch = settings.index.build_settings() if settings.telegram.watch_sources else None
     return serve(

@@ -16,9 +16,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+import httpx
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -41,7 +42,13 @@ from index.build import BuildSettings
 log = logging.getLogger(__name__)
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+REFUSED_TOKEN = (
+    "Telegram refused TELEGRAM_BOT_TOKEN (revoked, or TELEGRAM_API_BASE is wrong): "
+    "check both, or get a new token from @BotFather."
+)
 SEND_ATTEMPTS = 5
+# Only what the handlers handle: an update type PTB cannot parse never reaches the bot at all.
+ANSWERED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 WATCH_INTERVAL = 5.0
 EXAMPLES = (
     "Why did Albanese skip the summit?",
@@ -80,6 +87,27 @@ def check_token(settings: TelegramSettings) -> str:
             "TELEGRAM_BOT_TOKEN is malformed: it should look like 123456:ABC-DEF..., as @BotFather gives it."
         )
     return token
+
+
+def confirm_token(settings: TelegramSettings, timeout: float = 15.0) -> None:
+    """Ask Telegram (`getMe`) whether it knows the token, before anything else is loaded.
+
+    Raises:
+        ConfigError: refused (401: revoked; 404: wrong token or TELEGRAM_API_BASE) or unreachable,
+            in one sentence that never quotes the token or the URL holding it.
+    """
+    token = check_token(settings)
+    quiet_http_logs(token)
+    try:
+        status = httpx.get(f"{settings.telegram_api_base}{token}/getMe", timeout=timeout).status_code
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"cannot reach Telegram at start-up ({exc.__class__.__name__}); is the network up?"
+        ) from None
+    if status in (401, 404):
+        raise ConfigError(REFUSED_TOKEN) from None
+    if status != 200:
+        raise ConfigError(f"Telegram answered getMe with HTTP {status}; try again later.")
 
 
 def build_application(
@@ -354,12 +382,27 @@ def serve(
     webhook_url: str | None = None,
     listen: str = "127.0.0.1:8443",
 ) -> int:
-    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook with a secret token."""
+    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook with a secret token.
+
+    Raises:
+        ConfigError: Telegram refused the token or could not be reached at start-up (one sentence;
+            PTB's own message holds the token, so it is never shown).
+    """
     application = build_application(settings, answerer, watch)
     quiet_http_logs(application.bot.token)
+    try:
+        _run(application, settings, webhook_url, listen)
+    except InvalidToken:
+        raise ConfigError(REFUSED_TOKEN) from None
+    except TelegramError as exc:
+        raise ConfigError(f"could not start the bot: Telegram answered {exc.__class__.__name__}.") from None
+    return 0
+
+
+def _run(application: Application, settings: TelegramSettings, webhook_url: str | None, listen: str) -> None:
     if webhook_url is None:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
-        return 0
+        application.run_polling(allowed_updates=ANSWERED_UPDATES)
+        return
     host, _, port = listen.rpartition(":")
     secret = (
         settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
@@ -370,9 +413,8 @@ def serve(
         url_path=urlparse(webhook_url).path.lstrip("/"),
         webhook_url=webhook_url,
         secret_token=secret,
-        allowed_updates=Update.ALL_TYPES,
+        allowed_updates=ANSWERED_UPDATES,
     )
-    return 0
 
 
 def quiet_http_logs(token: str | None = None) -> None:
@@ -388,7 +430,8 @@ def quiet_http_logs(token: str | None = None) -> None:
 
 
 class TokenRedactor(logging.Filter):
-    """Replaces the bot token in a log record's message with [token]."""
+    """Replaces the bot token with [token] in a log record's message and in its traceback (PTB's
+    `InvalidToken` message quotes the token)."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
@@ -398,4 +441,9 @@ class TokenRedactor(logging.Filter):
         message = record.getMessage()
         if self.token in message:
             record.msg, record.args = message.replace(self.token, "[token]"), None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, text.replace(self.token, "[token]")
+        elif record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "[token]")
         return True

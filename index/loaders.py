@@ -18,18 +18,14 @@ for _noisy in ("pypdf", "trafilatura", "htmldate", "courlan"):
     logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 
-def load_text(path: Path) -> tuple[str, str]:
-    """Read a source file.
+def load_text(path: Path, data: bytes) -> tuple[str, str]:
+    """Turn the bytes of a source file into text; `path` names its type.
 
     Returns:
         (text, title found in the file or "").
     Raises:
         SourceUnreadable: binary, empty, not UTF-8, or a broken PDF/HTML file.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceUnreadable(f"cannot read file: {exc.strerror}") from exc
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         text, title = _pdf_text(data)

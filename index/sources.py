@@ -26,68 +26,110 @@ class Skipped:
     reason: str
 
 
-def discover(sources_dir: Path) -> list[Path]:
-    """List the source files under `sources_dir` in a stable order (hidden files left out)."""
+def discover(sources_dir: Path) -> tuple[list[Path], list[Skipped]]:
+    """The source files under `sources_dir` in a stable order (hidden files left out), and the
+    files refused: links (a link can point anywhere on the host, and whatever is indexed is quoted
+    to every user) and names that are not valid UTF-8."""
     if not sources_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in sources_dir.rglob("*")
-        if path.is_file()
-        and path.suffix.lower() in SUPPORTED_SUFFIXES
-        and not any(part.startswith(".") for part in path.relative_to(sources_dir).parts)
-    )
+        return [], []
+    found, refused = [], []
+    for path in sources_dir.rglob("*"):
+        relative = path.relative_to(sources_dir)
+        hidden = any(part.startswith(".") for part in relative.parts)
+        if hidden or (path.suffix.lower() not in SUPPORTED_SUFFIXES and not path.is_symlink()):
+            continue  # a linked folder is reported (it is not followed); other files are not sources
+        reason = _refusal(sources_dir, relative)
+        if reason:
+            refused.append(Skipped(ascii(relative.as_posix())[1:-1], reason))
+        elif path.is_file():
+            found.append(path)
+    return sorted(found), sorted(refused, key=lambda s: s.path)
+
+
+def _refusal(sources_dir: Path, relative: Path) -> str | None:
+    """Why a file found under the sources folder must not be read, or None."""
+    try:
+        relative.as_posix().encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8; rename it"
+    for depth in range(1, len(relative.parts) + 1):
+        if (sources_dir / Path(*relative.parts[:depth])).is_symlink():
+            return "a symbolic link; only regular files inside the sources folder are read"
+    return None
 
 
 def load_documents(sources_dir: Path) -> tuple[list[Document], list[Skipped]]:
     """Load every source; unreadable ones are logged as warnings and returned as `Skipped`."""
-    documents, skipped = [], []
-    for path in discover(sources_dir):
+    paths, skipped = discover(sources_dir)
+    for refused in skipped:
+        log.warning("skipped source %s: %s", refused.path, refused.reason)
+    documents = []
+    for path in paths:
         doc_id = path.relative_to(sources_dir).as_posix()
         try:
             documents.append(load_document(path, doc_id))
         except SourceUnreadable as exc:
             log.warning("skipped source %s: %s", doc_id, exc)
             skipped.append(Skipped(doc_id, str(exc)))
+        except Exception as exc:  # a hostile file (a PDF nesting 50,000 arrays) must not stop the build
+            log.warning("skipped source %s: the loader failed (%s)", doc_id, exc.__class__.__name__)
+            skipped.append(Skipped(doc_id, f"could not be read ({exc.__class__.__name__})"))
     return documents, skipped
 
 
 def load_document(path: Path, doc_id: str) -> Document:
-    """Read one source file and the metadata file beside it."""
-    text, found_title = load_text(path)
-    metadata_path = path.with_name(path.name + METADATA_SUFFIX)
-    metadata = _read_metadata(metadata_path)
+    """Read one source file and the metadata file beside it, each once: the hash recorded is the
+    hash of the bytes indexed, so a file saved during a build is seen as changed by the next one."""
+    data, metadata_bytes = _read_source(path)
+    text, found_title = load_text(path, data)
+    metadata = _parse_metadata(path.name + METADATA_SUFFIX, metadata_bytes)
     title = metadata.pop("title", "") or found_title or _first_line(text) or path.stem
-    return Document(id=doc_id, text=text, sha256=source_hash(path), title=title, **metadata)
+    sha = _hash(data, metadata_bytes)
+    return Document(id=doc_id, text=text, sha256=sha, title=title, **metadata)
+
+
+def _read_source(path: Path) -> tuple[bytes, bytes | None]:
+    metadata_path = path.with_name(path.name + METADATA_SUFFIX)
+    if metadata_path.is_symlink():
+        raise SourceUnreadable("its metadata file is a symbolic link; only regular files are read")
+    try:
+        data = path.read_bytes()
+        metadata = metadata_path.read_bytes() if metadata_path.exists() else None
+    except OSError as exc:
+        raise SourceUnreadable(f"cannot read file: {exc.strerror}") from exc
+    return data, metadata
+
+
+def _hash(data: bytes, metadata: bytes | None) -> str:
+    digest = hashlib.sha256(data)
+    if metadata is not None:
+        digest.update(metadata)
+    return digest.hexdigest()
 
 
 def source_hash(path: Path) -> str:
     """Hash of a source file and its metadata file: what decides whether it must be re-indexed."""
-    digest = hashlib.sha256(path.read_bytes())
-    metadata_path = path.with_name(path.name + METADATA_SUFFIX)
-    if metadata_path.exists():
-        digest.update(metadata_path.read_bytes())
-    return digest.hexdigest()
+    return _hash(*_read_source(path))
 
 
 def source_hashes(sources_dir: Path) -> dict[str, str]:
     """Document id -> hash for every source file, without extracting any text."""
     hashes = {}
-    for path in discover(sources_dir):
+    for path in discover(sources_dir)[0]:
         try:
             hashes[path.relative_to(sources_dir).as_posix()] = source_hash(path)
-        except OSError:
+        except SourceUnreadable:
             continue  # unreadable: the build reports it
     return hashes
 
 
-def _read_metadata(path: Path) -> dict[str, str]:
-    if not path.exists():
+def _parse_metadata(name: str, data: bytes | None) -> dict[str, str]:
+    if data is None:
         return {}
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SourceUnreadable(f"metadata file {path.name} is not valid TOML: {exc}") from exc
+        raise SourceUnreadable(f"metadata file {name} is not valid TOML: {exc}") from exc
     return {key: str(raw[key]) for key in METADATA_FIELDS if raw.get(key) not in (None, "")}
 
 

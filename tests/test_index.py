@@ -309,3 +309,36 @@ def test_a_fresh_ask_process_does_not_import_torch(fresh_build: BuildSettings):
     )
     assert first.stdout.split() == ["False", "True"], first.stderr  # first use: builds, exports
     assert second.stdout.split() == ["False", "False"], second.stderr
+
+
+@pytest.mark.unit
+def test_links_and_undecodable_names_are_refused_and_nothing_they_point_to_is_read(tmp_path):
+    secret = tmp_path / "outside" / "token.txt"
+    secret.parent.mkdir()
+    secret.write_text("123456:SECRET-TOKEN-LINE\n", encoding="utf-8")
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "real.txt").write_text("A real article about frigates.\n", encoding="utf-8")
+    (sources / "passwd.txt").symlink_to(secret)
+    (sources / "linked-folder").symlink_to(secret.parent, target_is_directory=True)
+    (sources / "meta-linked.txt").write_text("Another article.\n", encoding="utf-8")
+    (sources / "meta-linked.txt.meta.toml").symlink_to(secret)
+    (sources / os.fsdecode(b"caf\xe9.txt")).write_text("Latin-1 name.\n", encoding="utf-8")
+    documents, skipped = load_documents(sources)
+    assert [d.id for d in documents] == ["real.txt"]
+    reasons = {s.path: s.reason for s in skipped}
+    assert "symbolic link" in reasons["passwd.txt"] and "symbolic link" in reasons["meta-linked.txt"]
+    assert "symbolic link" in reasons["linked-folder"]  # reported, and not followed
+    assert any("not valid UTF-8" in r for r in reasons.values())
+    assert "SECRET" not in " ".join(d.text + d.title for d in documents)
+
+
+@pytest.mark.unit
+def test_the_hash_recorded_is_the_hash_of_the_bytes_indexed(tmp_path):
+    import hashlib
+
+    (tmp_path / "a.txt").write_text("Version one of the article.\n", encoding="utf-8")
+    documents, _ = load_documents(tmp_path)
+    data = (tmp_path / "a.txt").read_bytes()
+    assert documents[0].sha256 == hashlib.sha256(data).hexdigest()
+    assert documents[0].text == data.decode("utf-8")

@@ -283,3 +283,33 @@ def test_rejected_html_is_resent_as_plain_text(api, answerer, tmp_path):
         assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]))
     [reply] = replies_to(api, update["message"]["message_id"])
     assert "parse_mode" not in reply and "Luxon" in reply["text"] and "<blockquote" not in reply["text"]
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_a_refused_token_stops_start_up_in_one_sentence_without_the_token(api, seed_build, status):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    api.fail("getMe", status=status, count=100)
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": api.base_url,
+        "RAGBOT_INDEX_DIR": str(seed_build.index_dir),
+        "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "refused TELEGRAM_BOT_TOKEN" in result.stderr
+    assert TOKEN.split(":")[1] not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
