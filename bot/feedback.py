@@ -7,6 +7,7 @@ The eval suite reads the file (`python -m evals import-feedback`). `callback_dat
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -55,6 +56,9 @@ class FeedbackStore:
                 "index_version": answer.index_version,
             }
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
+            # User and chat ids and questions: readable by the bot's own user only (0600).
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.chmod(self.path, 0o600)  # also for a file made before this rule
+            with open(descriptor, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return True

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def import_feedback(feedback_path: Path, drafts_path: Path) -> int:
@@ -23,8 +26,7 @@ def import_feedback(feedback_path: Path, drafts_path: Path) -> int:
             if line.strip()
         }
     drafts = []
-    for line in feedback_path.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
+    for entry in _entries(feedback_path):
         case_id = "feedback-" + hashlib.sha256(entry["question"].encode()).hexdigest()[:10]
         if entry.get("vote") != "down" or case_id in existing:
             continue
@@ -38,10 +40,10 @@ def import_feedback(feedback_path: Path, drafts_path: Path) -> int:
                 "evidence": [],
                 "facts": [],
                 "bot_said": {
-                    "answer": entry["answer"],
-                    "abstained": entry["abstained"],
-                    "quotes": [c["quote"] for c in entry["citations"]],
-                    "index_version": entry["index_version"],
+                    "answer": entry.get("answer"),
+                    "abstained": entry.get("abstained"),
+                    "quotes": [c.get("quote") for c in entry.get("citations") or [] if isinstance(c, dict)],
+                    "index_version": entry.get("index_version"),
                 },
             }
         )
@@ -50,3 +52,17 @@ def import_feedback(feedback_path: Path, drafts_path: Path) -> int:
         for draft in drafts:
             handle.write(json.dumps(draft, ensure_ascii=False) + "\n")
     return len(drafts)
+
+
+def _entries(path: Path) -> list[dict]:
+    """The file's votes; a torn or foreign line (a full disk cut the last write) is skipped."""
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            log.warning("%s:%d is not a whole JSON line; skipped", path, number)
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("question"), str):
+            entries.append(entry)
+    return entries

@@ -15,6 +15,7 @@ from index.ann import build_faiss_index, choose_index_type
 from index.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
 from index.errors import IndexCorrupt, IndexNotBuilt
+from index.lock import build_lock
 from index.models import BuildReport, Chunk, Document
 from index.sources import load_documents
 from index.store import (
@@ -75,6 +76,11 @@ def rebuild(
     Returns:
         What was added, updated, removed, embedded and skipped.
     """
+    with build_lock(settings.index_dir):  # a second build waits, then finds little or nothing to do
+        return _rebuild(settings, embedder, full, progress)
+
+
+def _rebuild(settings: BuildSettings, embedder: Embedder, full: bool, progress: bool) -> BuildReport:
     started = time.perf_counter()
     documents, skipped = load_documents(settings.sources_dir)
     previous = None if full else _previous_snapshot(settings, embedder)

@@ -82,6 +82,8 @@ def current_version(index_dir: Path) -> str | None:
         return (index_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise IndexCorrupt(f"the index's CURRENT file is damaged; {REBUILD_HINT}") from None
 
 
 def new_version() -> str:

@@ -130,3 +130,13 @@ def test_squad_benchmark_runs_with_baselines(tmp_path):
     assert report["questions"] == 40 and set(report) >= {"ours", "dense-only", "bm25-only"}
     assert report["ours"]["hit@5"] > 0.5 and report["dense-only"]["abstention_recall"] == 0.0
     assert "| hit@1 |" in result.stdout
+
+
+@pytest.mark.unit
+def test_a_torn_feedback_line_is_skipped_and_the_rest_imported(tmp_path):
+    from evals.feedback import import_feedback
+
+    feedback = tmp_path / "feedback.jsonl"
+    whole = {"vote": "down", "question": "Who won?", "answer": "x", "abstained": False, "citations": []}
+    feedback.write_text(json.dumps(whole) + '\n{"vote": "down", "question": "Who lo', encoding="utf-8")
+    assert import_feedback(feedback, tmp_path / "drafts.jsonl") == 1

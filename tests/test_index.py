@@ -342,3 +342,37 @@ def test_the_hash_recorded_is_the_hash_of_the_bytes_indexed(tmp_path):
     data = (tmp_path / "a.txt").read_bytes()
     assert documents[0].sha256 == hashlib.sha256(data).hexdigest()
     assert documents[0].text == data.decode("utf-8")
+
+
+@pytest.mark.integration
+def test_concurrent_builds_take_turns_and_leave_a_loadable_index(fresh_build: BuildSettings, embedder):
+    import threading
+
+    rebuild(fresh_build, embedder)
+    for i in range(4):
+        (fresh_build.sources_dir / f"n{i}.txt").write_text(f"Note {i} about frigates.\n", encoding="utf-8")
+    reports, errors = [], []
+
+    def build() -> None:
+        try:
+            reports.append(rebuild(fresh_build, embedder))
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert errors == []
+    # One build embedded the four notes; the others waited for it and found nothing left to do.
+    assert sorted(len(r.added) for r in reports) == [0, 0, 0, 4]
+    assert {f"n{i}.txt" for i in range(4)} <= set(load_snapshot(fresh_build.index_dir).documents)
+    assert not (fresh_build.index_dir / "CURRENT.tmp").exists()
+
+
+@pytest.mark.unit
+def test_a_damaged_current_pointer_is_one_sentence(tmp_path):
+    (tmp_path / "CURRENT").write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(IndexCorrupt, match="CURRENT file is damaged"):
+        current_version(tmp_path)

@@ -115,6 +115,7 @@ def test_feedback_press_is_stored_and_acknowledged(api, answerer, tmp_path):
     assert stored[0]["question"].startswith("What share of GDP") and stored[0]["index_version"]
     assert any("2.3%" in c["quote"] for c in stored[0]["citations"])
     assert api.sent("answerCallbackQuery")[0]["text"] == "Thanks for the feedback!"
+    assert settings.feedback_path.stat().st_mode & 0o777 == 0o600  # ids and questions: private
 
 
 @pytest.mark.parametrize(
