@@ -250,14 +250,14 @@ def addressed_text(message: Message | None, username: str) -> str | None:
         return None
     if message.chat.type == ChatType.PRIVATE:
         return message.text
-    mention = f"@{username}"
+    mention = re.compile(rf"(?<![\w@])@{re.escape(username)}(?!\w)", re.IGNORECASE)  # not @{username}_evil
     replied_to_us = (
         message.reply_to_message is not None
         and message.reply_to_message.from_user is not None
         and message.reply_to_message.from_user.username == username
     )
-    if mention.lower() in message.text.lower():
-        return re.sub(re.escape(mention), " ", message.text, flags=re.IGNORECASE).strip()
+    if mention.search(message.text):
+        return mention.sub(" ", message.text).strip()
     return message.text if replied_to_us else None
 
 

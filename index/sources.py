@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from index.errors import SourceUnreadable
 from index.loaders import SUPPORTED_SUFFIXES, load_text
@@ -16,6 +19,7 @@ log = logging.getLogger(__name__)
 
 METADATA_SUFFIX = ".meta.toml"
 METADATA_FIELDS = ("title", "publisher", "author", "date", "url", "language")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ def load_document(path: Path, doc_id: str) -> Document:
     data, metadata_bytes = _read_source(path)
     text, found_title = load_text(path, data)
     metadata = _parse_metadata(path.name + METADATA_SUFFIX, metadata_bytes)
-    title = metadata.pop("title", "") or found_title or _first_line(text) or path.stem
+    found = metadata.pop("title", "") or found_title or _first_line(text) or path.stem
+    title = _CONTROL.sub("", found)  # a title is shown in terminals and chats: no escape sequences
     sha = _hash(data, metadata_bytes)
     return Document(id=doc_id, text=text, sha256=sha, title=title, **metadata)
 
@@ -130,7 +135,32 @@ def _parse_metadata(name: str, data: bytes | None) -> dict[str, str]:
         raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SourceUnreadable(f"metadata file {name} is not valid TOML: {exc}") from exc
-    return {key: str(raw[key]) for key in METADATA_FIELDS if raw.get(key) not in (None, "")}
+    metadata = {}
+    for key in METADATA_FIELDS:
+        value = clean_metadata_value(key, raw.get(key))
+        if value is None and raw.get(key) not in (None, ""):
+            log.warning("%s: %s = %r is not a valid %s; left out", name, key, raw.get(key), key)
+        elif value:
+            metadata[key] = value
+    return metadata
+
+
+def clean_metadata_value(key: str, value: object) -> str | None:
+    """A metadata value as shown to users, or None if it is not valid: text without control
+    characters (no terminal escapes), a real calendar date, a web link (no `javascript:`)."""
+    if key == "date" and isinstance(value, datetime.date):
+        value = value.isoformat()[:10]
+    if not isinstance(value, str):
+        return None
+    text = _CONTROL.sub("", value).strip()
+    if key == "date" and text:
+        try:
+            return datetime.date.fromisoformat(text).isoformat()
+        except ValueError:
+            return None
+    if key == "url" and text and urlsplit(text).scheme.lower() not in ("http", "https"):
+        return None
+    return text
 
 
 def _first_line(text: str) -> str:

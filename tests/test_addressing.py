@@ -51,3 +51,8 @@ def test_missing_or_malformed_token_is_one_clear_sentence(token, says):
 def test_a_well_formed_token_is_returned_stripped():
     token = "123456:" + "A" * 35
     assert check_token(TelegramSettings(_env_file=None, telegram_bot_token=f" {token} ")) == token
+
+
+def test_a_longer_username_that_starts_with_ours_is_not_a_mention():
+    assert addressed_text(message("@ragbot_evil Who went?"), "ragbot") is None
+    assert addressed_text(message("hey @ragbot: who went?"), "ragbot") == "hey  : who went?"

@@ -376,3 +376,25 @@ def test_a_damaged_current_pointer_is_one_sentence(tmp_path):
     (tmp_path / "CURRENT").write_bytes(b"\xff\xfe garbage")
     with pytest.raises(IndexCorrupt, match="CURRENT file is damaged"):
         current_version(tmp_path)
+
+
+@pytest.mark.unit
+def test_metadata_is_checked_before_anyone_sees_it(tmp_path):
+    (tmp_path / "a.txt").write_text(
+        "\x1b[31mRed title\x1b[0m\n\nBody text of the article.\n", encoding="utf-8"
+    )
+    (tmp_path / "a.txt.meta.toml").write_text(
+        'url = "javascript:alert(1)"\ndate = "2025-02-30"\n'
+        'publisher = ["not", "text"]\nauthor = "A\\u001b[2J"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "b.txt").write_text("Another article.\n", encoding="utf-8")
+    (tmp_path / "b.txt.meta.toml").write_text(
+        'url = "https://example.org/b"\ndate = 2025-06-30\n', encoding="utf-8"
+    )
+    documents, skipped = load_documents(tmp_path)
+    a, b = sorted(documents, key=lambda d: d.id)
+    assert skipped == []
+    assert (a.url, a.date, a.publisher, a.author) == ("", "", "", "A[2J")
+    assert "\x1b" not in a.title and "Red title" in a.title
+    assert (b.url, b.date) == ("https://example.org/b", "2025-06-30")
