@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from bot.answering import Answerer
 from bot.generative import ChatClient
 from bot.settings import AnswerSettings, LlmSettings, TelegramSettings
-from index.build import rebuild
-from index.embedding import SentenceTransformerEmbedder, cached_embedder
+from index.build import BuildSettings, rebuild
+from index.embedding import Embedder, SentenceTransformerEmbedder, cached_embedder
+from index.errors import IndexStoreError
 from index.retriever import LiveIndex
 from index.settings import IndexSettings
 from index.status import index_status
@@ -36,16 +37,28 @@ def make_embedder(settings: IndexSettings) -> SentenceTransformerEmbedder:
 def make_answerer(settings: AppSettings, announce: Callable[[str], None] = print) -> Answerer:
     """Build (or bring up to date) the index if needed, then an `Answerer` over it."""
     embedder = make_embedder(settings.index)
-    build = settings.index.build_settings()
-    status = index_status(build)
-    if status.stale:
-        first = status.version is None
-        announce("Building the index (first use)..." if first else "Sources changed; updating the index...")
-        report = rebuild(build, embedder)
-        for skipped in report.skipped:
-            announce(f"skipped {skipped['path']}: {skipped['reason']}")
+    update_index(settings.index.build_settings(), embedder, announce)
     live = LiveIndex(settings.index.index_dir, embedder)
     return Answerer(live, settings.answer.options(), generator=make_generator(settings.llm))
+
+
+def update_index(build: BuildSettings, embedder: Embedder, announce: Callable[[str], None]) -> None:
+    """Rebuild the index when its sources changed. A build that fails for lack of room or rights
+    leaves the previous index answering, with a warning; with no previous index it is an error."""
+    status = index_status(build)
+    if not status.stale:
+        return
+    first = status.version is None
+    announce("Building the index (first use)..." if first else "Sources changed; updating the index...")
+    try:
+        report = rebuild(build, embedder)
+    except OSError as exc:
+        if first:
+            raise IndexStoreError(f"cannot build the index in {build.index_dir}: {exc.strerror}") from None
+        announce(f"warning: could not update the index ({exc.strerror}); answering from the previous one")
+        return
+    for skipped in report.skipped:
+        announce(f"skipped {skipped['path']}: {skipped['reason']}")
 
 
 def make_generator(settings: LlmSettings) -> ChatClient | None:

@@ -96,6 +96,17 @@ def write_snapshot(index_dir: Path, manifest: Manifest, snapshot: Snapshot) -> P
     versions.mkdir(parents=True, exist_ok=True)
     staging = versions / f".staging-{manifest.version}"
     staging.mkdir()
+    try:
+        _write_files(staging, manifest, snapshot)
+    except BaseException:  # a full disk, an interrupt: leave nothing half-written behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    final = versions / manifest.version
+    os.rename(staging, final)
+    return final
+
+
+def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     _write_jsonl(staging / "documents.jsonl", snapshot.documents.values())
     _write_jsonl(staging / "chunks.jsonl", snapshot.chunks)
     np.save(staging / "chunk_vectors.npy", snapshot.chunk_vectors)
@@ -106,9 +117,6 @@ def write_snapshot(index_dir: Path, manifest: Manifest, snapshot: Snapshot) -> P
     manifest.files = {name: _sha256(staging / name) for name in DATA_FILES}
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     _fsync_tree(staging)
-    final = versions / manifest.version
-    os.rename(staging, final)
-    return final
 
 
 def publish(index_dir: Path, version: str) -> None:

@@ -398,3 +398,20 @@ def test_metadata_is_checked_before_anyone_sees_it(tmp_path):
     assert (a.url, a.date, a.publisher, a.author) == ("", "", "", "A[2J")
     assert "\x1b" not in a.title and "Red title" in a.title
     assert (b.url, b.date) == ("https://example.org/b", "2025-06-30")
+
+
+@pytest.mark.integration
+def test_a_build_that_cannot_write_leaves_the_old_index_answering(fresh_build: BuildSettings, embedder):
+    from bot.wiring import update_index
+
+    rebuild(fresh_build, embedder)
+    before = current_version(fresh_build.index_dir)
+    (fresh_build.sources_dir / "new.txt").write_text("A new note about frigates.\n", encoding="utf-8")
+    (fresh_build.index_dir / ".build.lock").unlink()
+    (fresh_build.index_dir / ".build.lock").mkdir()  # the build cannot even take its lock: an OSError
+    said: list[str] = []
+    update_index(fresh_build, embedder, said.append)
+    assert any("answering from the previous one" in line for line in said)
+    assert current_version(fresh_build.index_dir) == before
+    assert load_snapshot(fresh_build.index_dir).documents  # still loads and serves
+    assert not list((fresh_build.index_dir / "versions").glob(".staging-*"))
