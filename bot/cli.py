@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 def run_ask(args: argparse.Namespace, settings: AppSettings) -> int:
     questions = args.questions
     if questions == ["-"]:
-        questions = [line.strip() for line in sys.stdin if line.strip()]
+        text = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes: not a traceback
+        questions = [line.strip() for line in text.splitlines() if line.strip()]
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
     for question in questions:
         answer = answerer.answer(question)

@@ -23,6 +23,7 @@ class RateLimiter:
         self.per_minute = per_minute
         self.clock = clock
         self._times: dict[int, deque[float]] = defaultdict(deque)
+        self._warned: dict[int, float] = {}
 
     def allow(self, user_id: int) -> bool:
         now = self.clock()
@@ -32,4 +33,12 @@ class RateLimiter:
         if len(times) >= self.per_minute:
             return False
         times.append(now)
+        return True
+
+    def should_warn(self, user_id: int) -> bool:
+        """Whether to tell a refused user to slow down: once a minute, not once per flooded message."""
+        now = self.clock()
+        if now - self._warned.get(user_id, -60.0) < 60:
+            return False
+        self._warned[user_id] = now
         return True

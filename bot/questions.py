@@ -21,16 +21,16 @@ def clean_question(raw: str, max_chars: int) -> str:
     Raises:
         BadQuestion: with a short message saying what to do instead.
     """
+    if len(raw or "") > max_chars:  # before any pattern runs: a megabyte question costs nothing
+        raise BadQuestion(
+            f"That question is {len(raw):,} characters long; please keep it under {max_chars:,} characters "
+            "and ask one thing at a time."
+        )
     plain = _MARKDOWN.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", html.unescape(raw or ""))))
     text = _SPACE_BEFORE_PUNCTUATION.sub("", _SPACE.sub(" ", plain)).strip()
     if not text:
         raise BadQuestion(
             "Please ask a question in words, for example: Why did Albanese skip the NATO summit?"
-        )
-    if len(raw) > max_chars:
-        raise BadQuestion(
-            f"That question is {len(raw):,} characters long; please keep it under {max_chars:,} characters "
-            "and ask one thing at a time."
         )
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:

@@ -228,10 +228,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     shared = services(context)
     user = update.effective_user  # None for channel posts: the chat is the asker
-    if not shared.rate.allow(user.id if user else message.chat_id):
-        await _send(
-            message.reply_text, "You're asking faster than I can read — please wait a minute and try again."
-        )
+    asker = user.id if user else message.chat_id
+    if not shared.rate.allow(asker):
+        if shared.rate.should_warn(asker):
+            await _send(message.reply_text, "You're asking faster than I can read — please wait a minute.")
         return
     async with shared.chat_locks[message.chat_id]:  # answers in a chat go out in the order asked
         await _send(context.bot.send_chat_action, chat_id=message.chat_id, action=ChatAction.TYPING)

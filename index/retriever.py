@@ -139,7 +139,13 @@ class LiveIndex:
 
     def _reload(self) -> Retriever:
         try:
-            current = Retriever(load_snapshot(self.index_dir), self.embedder)
+            snapshot = load_snapshot(self.index_dir)
+            if snapshot.manifest.model != self.embedder.name:  # its vectors mean nothing to this model
+                raise IndexStoreError(
+                    f"the index was built with the model {snapshot.manifest.model!r}, but the model set "
+                    f"now is {self.embedder.name!r}: run `python -m index build` to re-embed"
+                )
+            current = Retriever(snapshot, self.embedder)
         except IndexStoreError:
             if self._current is None:
                 raise

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 METADATA_SUFFIX = ".meta.toml"
 METADATA_FIELDS = ("title", "publisher", "author", "date", "url", "language")
+# A news article is well under 1 MB; a 50 MB one-line file once needed 6 GB to build.
+MAX_SOURCE_BYTES = 20 * 2**20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -95,6 +97,11 @@ def load_document(path: Path, doc_id: str) -> Document:
 
 def _read_source(path: Path) -> tuple[bytes, bytes | None]:
     metadata_path = path.with_name(path.name + METADATA_SUFFIX)
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise SourceUnreadable(
+            f"{size / 2**20:.0f} MB is over the {MAX_SOURCE_BYTES // 2**20} MB limit per source"
+        )
     if metadata_path.is_symlink():
         raise SourceUnreadable("its metadata file is a symbolic link; only regular files are read")
     try:

@@ -79,3 +79,22 @@ def test_cli_chat_resolves_follow_ups(seed_build):
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.split("> ")[1:3]
     assert "Albanese" in first and "Ishiba" in second and "Sources:" in second
+
+
+def test_cli_ask_survives_bytes_that_are_not_utf8_on_stdin(seed_build):
+    env = {
+        **os.environ,
+        "RAGBOT_INDEX_DIR": str(seed_build.index_dir),
+        "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        input=b"Who represented New Zealand at the summit?\n\xff\xfe caf\xe9?\n",
+        cwd=PROJECT,
+        capture_output=True,
+        timeout=180,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2 and "Luxon" in lines[0]["answer"] and "Traceback" not in result.stderr.decode()

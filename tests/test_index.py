@@ -415,3 +415,24 @@ def test_a_build_that_cannot_write_leaves_the_old_index_answering(fresh_build: B
     assert current_version(fresh_build.index_dir) == before
     assert load_snapshot(fresh_build.index_dir).documents  # still loads and serves
     assert not list((fresh_build.index_dir / "versions").glob(".staging-*"))
+
+
+@pytest.mark.unit
+def test_an_oversized_source_is_skipped_unread(tmp_path):
+    from index.sources import MAX_SOURCE_BYTES
+
+    with open(tmp_path / "huge.txt", "wb") as handle:
+        handle.truncate(MAX_SOURCE_BYTES + 1)  # sparse: costs no disk
+    (tmp_path / "ok.txt").write_text("A normal article.\n", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["ok.txt"]
+    assert skipped[0].path == "huge.txt" and "limit per source" in skipped[0].reason
+
+
+@pytest.mark.integration
+def test_an_index_built_by_another_model_is_refused_with_the_fix(seed_build):
+    from index.errors import IndexStoreError
+
+    other = SentenceTransformerEmbedder("some-other-model")  # never loaded: refused before any query
+    with pytest.raises(IndexStoreError, match="built with the model .* run `python -m index build`"):
+        LiveIndex(seed_build.index_dir, other).retriever()

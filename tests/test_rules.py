@@ -126,3 +126,23 @@ def test_a_role_without_its_qualifier_is_another_role():
     assert names_other_role(role, term_set("Australia sent Defense Minister Richard Marles."))
     assert not names_other_role(role, term_set("Foreign Minister Penny Wong met her counterparts."))
     assert qualified_role("Who is the first president?") is None  # a 'when' qualifier is not a role
+
+
+def test_a_flooding_user_is_told_to_slow_down_once_a_minute():
+    from bot.limits import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(per_minute=2, clock=lambda: now[0])
+    assert [limiter.allow(1) for _ in range(5)] == [True, True, False, False, False]
+    assert [limiter.should_warn(1) for _ in range(3)] == [True, False, False]
+    now[0] = 61.0
+    assert limiter.allow(1) and limiter.should_warn(1)
+
+
+def test_a_huge_question_is_refused_before_any_pattern_runs():
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(BadQuestion, match="characters long"):
+        clean_question("<script>" + "a<" * 500_000, max_chars=1000)
+    assert time.perf_counter() - started < 0.1
