@@ -40,7 +40,7 @@ def _pieces(answer: Answer) -> list[tuple[str, Citation]]:
     for n in sorted(by_n):
         marker = f" [{n}]"
         head, _, rest = rest.partition(marker)
-        pieces.append((head.strip() + marker, by_n[n]))
+        pieces.append((_shorten(head.strip()) + marker, by_n[n]))  # a 5,000-char "sentence" fits too
     return pieces
 
 

@@ -46,6 +46,7 @@ REFUSED_TOKEN = (
     "Telegram refused TELEGRAM_BOT_TOKEN (revoked, or TELEGRAM_API_BASE is wrong): "
     "check both, or get a new token from @BotFather."
 )
+SOURCE_LIST_CHARS = 3000  # /start and /sources stay one message, under Telegram's 4,096
 SEND_ATTEMPTS = 5
 # Only what the handlers handle: an update type PTB cannot parse never reaches the bot at all.
 ANSWERED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -178,8 +179,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or not await _admitted(update, context):
         return
     examples = "\n".join(f"• {html.escape(e)}" for e in EXAMPLES)
+    sources = await _source_list(context)
     text = (
-        f"I answer questions from these sources and quote the passages I rely on:\n\n{_source_list(context)}"
+        f"I answer questions from these sources and quote the passages I rely on:\n\n{sources}"
         f"\n\nTry:\n{examples}\n\nIn groups, mention me or reply to my answer."
     )
     await _send(message.reply_html, text)
@@ -203,20 +205,28 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     message = update.effective_message
     if message is None or not await _admitted(update, context):
         return
-    await _send(message.reply_html, _source_list(context), disable_web_page_preview=True)
+    await _send(message.reply_html, await _source_list(context), disable_web_page_preview=True)
 
 
-def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
-    documents = services(context).answerer.live_index.retriever().snapshot.documents.values()
-    lines = []
-    for d in sorted(documents, key=lambda d: d.date, reverse=True):
+async def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The newest documents, as many as fit a message, and how many more there are."""
+    live = services(context).answerer.live_index
+    # Loading a new snapshot can take seconds: never on the event loop, where it stalls every chat.
+    retriever = await asyncio.to_thread(live.retriever)
+    documents = sorted(retriever.snapshot.documents.values(), key=lambda d: d.date, reverse=True)
+    lines: list[str] = []
+    for d in documents:
         title = (
             f'<a href="{html.escape(d.url, quote=True)}">{html.escape(d.title)}</a>'
             if d.url
             else html.escape(d.title)
         )
         meta = ", ".join(html.escape(p) for p in (d.publisher, d.date) if p)
-        lines.append(f"• {title}{f' ({meta})' if meta else ''}")
+        line = f"• {title}{f' ({meta})' if meta else ''}"
+        if sum(len(x) + 1 for x in lines) + len(line) > SOURCE_LIST_CHARS:
+            lines.append(f"… and {len(documents) - len(lines)} more documents.")
+            break
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -55,3 +55,18 @@ def test_abstention_is_plain_escaped_text():
         question="<x>", resolved_question="<x>", answer="The sources don't say <x>.", abstained=True
     )
     assert to_telegram_html(answer) == ["The sources don't say &lt;x&gt;."]
+
+
+def test_an_answer_built_on_a_giant_sentence_still_fits_a_message():
+    giant = "word " * 1200
+    citation = Citation(n=1, source="s.txt", title="T", quote=giant, start=0, end=len(giant))
+    answer = Answer(
+        question="q",
+        resolved_question="q",
+        answer=f"{giant.strip()} [1]",
+        abstained=False,
+        citations=[citation],
+    )
+    for messages in (to_telegram_html(answer), to_plain_text(answer)):
+        assert messages and all(len(m) <= TELEGRAM_LIMIT for m in messages)
+        assert "[1]" in messages[0]

@@ -314,3 +314,21 @@ def test_a_refused_token_stops_start_up_in_one_sentence_without_the_token(api, s
     assert "refused TELEGRAM_BOT_TOKEN" in result.stderr
     assert TOKEN.split(":")[1] not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_long_source_list_stays_one_message(api, embedder, fresh_build, tmp_path):
+    from index.build import rebuild
+    from index.retriever import LiveIndex
+
+    for i in range(150):
+        (fresh_build.sources_dir / f"brief-{i:03d}.txt").write_text(
+            f"Briefing number {i} on regional defence\n\nBriefing {i} covers naval exercise {i}.\n",
+            encoding="utf-8",
+        )
+    rebuild(fresh_build, embedder)
+    update = api.message("/sources")
+    with running_bot(make_settings(api, tmp_path), Answerer(LiveIndex(fresh_build.index_dir, embedder))):
+        api.inject(update)
+        assert api.wait_for(lambda: api.sent())
+    text = api.sent()[0]["text"]
+    assert len(text) <= 4096 and "more documents" in text
