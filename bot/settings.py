@@ -48,6 +48,9 @@ class TelegramSettings(BaseSettings):
     webhook_secret: SecretStr | None = None
     feedback_path: Path = Path(".ragbot/feedback.jsonl")
     watch_sources: bool = False
+    token_check_seconds: float = Field(
+        300.0, gt=0, description="how often the running bot re-checks its token"
+    )
 
 
 class LlmSettings(BaseSettings):

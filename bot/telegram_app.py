@@ -136,6 +136,7 @@ def build_application(
     )
     if watch is not None:
         application.bot_data["watch"] = (watch, answerer.live_index.embedder, WATCH_INTERVAL)
+    application.bot_data["token_check_seconds"] = settings.token_check_seconds
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("sources", sources_command))
@@ -150,6 +151,24 @@ async def _post_init(application: Application) -> None:
     watched = application.bot_data.get("watch")
     if watched:
         application.create_task(_watch_sources(*watched), name="watch-sources")
+    application.create_task(_check_token(application), name="token-check")
+
+
+async def _check_token(application: Application) -> None:
+    """Stop the bot when Telegram stops accepting its token (revoked while running): PTB then ends
+    polling for good while the process lives on, answering nobody. Stopped, `serve` exits 1, so a
+    supervisor restarts it or alerts."""
+    while True:
+        await asyncio.sleep(application.bot_data["token_check_seconds"])
+        try:
+            await application.bot.get_me()
+        except InvalidToken:
+            log.error("Telegram no longer accepts the token; stopping")
+            application.bot_data["fatal"] = REFUSED_TOKEN
+            application.stop_running()
+            return
+        except TelegramError:  # Telegram unreachable for a moment: polling reports and retries that
+            continue
 
 
 async def _watch_sources(build_settings, embedder, interval: float) -> None:
@@ -402,6 +421,8 @@ def serve(
     quiet_http_logs(application.bot.token)
     try:
         _run(application, settings, webhook_url, listen)
+        if "fatal" in application.bot_data:
+            raise ConfigError(application.bot_data["fatal"])
     except InvalidToken:
         raise ConfigError(REFUSED_TOKEN) from None
     except TelegramError as exc:

@@ -316,6 +316,35 @@ def test_a_refused_token_stops_start_up_in_one_sentence_without_the_token(api, s
     assert "Traceback" not in result.stderr
 
 
+def test_a_token_revoked_while_running_stops_the_bot_with_exit_1(api, seed_build):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": api.base_url,
+        "RAGBOT_INDEX_DIR": str(seed_build.index_dir),
+        "RAGBOT_SOURCES_DIR": str(seed_build.sources_dir),
+        "RAGBOT_TOKEN_CHECK_SECONDS": "1",
+    }
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"], cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert api.wait_for(lambda: api.sent("setMyCommands"), timeout=120)  # up and polling
+        api.fail("getMe", status=401, count=10_000)
+        api.fail("getUpdates", status=401, count=10_000)
+        _, log = bot.communicate(timeout=60)
+    finally:
+        bot.kill()
+    assert bot.returncode == 1
+    assert "refused TELEGRAM_BOT_TOKEN" in log and TOKEN.split(":")[1] not in log
+
+
 def test_a_long_source_list_stays_one_message(api, embedder, fresh_build, tmp_path):
     from index.build import rebuild
     from index.retriever import LiveIndex
