@@ -97,7 +97,10 @@ def load_document(path: Path, doc_id: str) -> Document:
 
 def _read_source(path: Path) -> tuple[bytes, bytes | None]:
     metadata_path = path.with_name(path.name + METADATA_SUFFIX)
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError as exc:  # deleted or moved since the folder was listed
+        raise SourceUnreadable(f"cannot read file: {exc.strerror}") from exc
     if size > MAX_SOURCE_BYTES:
         raise SourceUnreadable(
             f"{size / 2**20:.0f} MB is over the {MAX_SOURCE_BYTES // 2**20} MB limit per source"

@@ -436,3 +436,12 @@ def test_an_index_built_by_another_model_is_refused_with_the_fix(seed_build):
     other = SentenceTransformerEmbedder("some-other-model")  # never loaded: refused before any query
     with pytest.raises(IndexStoreError, match="built with the model .* run `python -m index build`"):
         LiveIndex(seed_build.index_dir, other).retriever()
+
+
+@pytest.mark.unit
+def test_a_source_deleted_after_listing_is_a_skipped_file(tmp_path):
+    from index.errors import SourceUnreadable
+    from index.sources import load_document
+
+    with pytest.raises(SourceUnreadable, match="cannot read file"):
+        load_document(tmp_path / "gone.txt", "gone.txt")
