@@ -126,6 +126,7 @@ def build_application(
         .base_url(settings.telegram_api_base)
         .concurrent_updates(True)  # a slow question in one chat never blocks the others
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .build()
     )
     application.bot_data["services"] = BotServices(
@@ -148,10 +149,18 @@ def build_application(
 
 async def _post_init(application: Application) -> None:
     await application.bot.set_my_commands(COMMANDS)
+    # Background loops, started here (before PTB counts the application as running) and cancelled
+    # in `_post_stop`, so none is left pending at shutdown.
+    loops = [asyncio.create_task(_check_token(application), name="token-check")]
     watched = application.bot_data.get("watch")
     if watched:
-        application.create_task(_watch_sources(*watched), name="watch-sources")
-    application.create_task(_check_token(application), name="token-check")
+        loops.append(asyncio.create_task(_watch_sources(*watched), name="watch-sources"))
+    application.bot_data["background"] = loops
+
+
+async def _post_stop(application: Application) -> None:
+    for task in application.bot_data.get("background", []):
+        task.cancel()
 
 
 async def _check_token(application: Application) -> None:

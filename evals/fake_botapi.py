@@ -280,6 +280,8 @@ def running_bot(
             await stop.wait()
             await updater.stop()
             await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)  # as run_polling/run_webhook do
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
