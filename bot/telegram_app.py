@@ -275,7 +275,11 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send(context.bot.send_chat_action, chat_id=message.chat_id, action=ChatAction.TYPING)
         previous = _previous_question(message, context)
         answer = await asyncio.to_thread(shared.answerer.answer, text, previous)
-        sent = await deliver(context, message, answer)
+        try:
+            sent = await deliver(context, message, answer)
+        except TimedOut:  # it may have arrived: neither resend it nor apologise for it
+            log.warning("sending an answer timed out; not sent again, as it may have arrived")
+            return
         if answer.resolved_question:
             memory = _chat_memory(context)
             memory["previous"] = answer.resolved_question
@@ -349,13 +353,19 @@ async def _send_parts(
             reply_to_message_id=message.message_id if i == 0 else None,
             reply_markup=buttons if last else None,
             disable_web_page_preview=True,
+            resend_on_timeout=False,
         )
     assert sent is not None, "an answer always has at least one part"
     return sent
 
 
-async def _send(call, *args, **kwargs):
-    """Call the Bot API, waiting out 429s and retrying transient network and 5xx errors."""
+async def _send(call, *args, resend_on_timeout: bool = True, **kwargs):
+    """Call the Bot API, waiting out 429s and retrying transient network and 5xx errors.
+
+    Args:
+        resend_on_timeout: False for messages: a send that timed out may still have arrived
+            (PTB issue 1045), and a user is better served by one answer than by two.
+    """
     for attempt in range(1, SEND_ATTEMPTS + 1):
         try:
             return await call(*args, **kwargs)
@@ -369,6 +379,8 @@ async def _send(call, *args, **kwargs):
             await asyncio.sleep(float(delay))
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, BadRequest) or attempt == SEND_ATTEMPTS:
+                raise
+            if isinstance(exc, TimedOut) and not resend_on_timeout:
                 raise
             log.info("transient Telegram error (%s), retry %d", exc.__class__.__name__, attempt)
             await asyncio.sleep(0.2 * 2**attempt)

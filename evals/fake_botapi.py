@@ -119,10 +119,20 @@ class FakeBotAPI:
         count: int = 1,
         retry_after: int | None = None,
         drop: bool = False,
+        delay: float = 0.0,
     ) -> None:
+        """The next `count` calls of `method` fail: with `status`, a dropped connection (`drop`), or
+        (with `delay`) succeed only after `delay` seconds, later than a client may wait."""
         with self.lock:
             self.failures.append(
-                {"method": method, "status": status, "count": count, "retry_after": retry_after, "drop": drop}
+                {
+                    "method": method,
+                    "status": status,
+                    "count": count,
+                    "retry_after": retry_after,
+                    "drop": drop,
+                    "delay": delay,
+                }
             )
 
     def wait_for(self, predicate, timeout: float = 60.0) -> bool:
@@ -200,6 +210,9 @@ class FakeBotAPI:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if rule and rule["delay"]:
+                    time.sleep(rule["delay"])  # then carried out: the client timed out, the call did not
+                    rule = None
                 if rule:
                     extra = (
                         {"parameters": {"retry_after": rule["retry_after"]}} if rule["retry_after"] else {}

@@ -361,3 +361,13 @@ def test_a_long_source_list_stays_one_message(api, embedder, fresh_build, tmp_pa
         assert api.wait_for(lambda: api.sent())
     text = api.sent()[0]["text"]
     assert len(text) <= 4096 and "more documents" in text
+
+
+def test_an_answer_whose_send_timed_out_is_not_sent_twice(api, answerer, tmp_path):
+    update = api.message("Who represented New Zealand at the summit?")
+    api.fail("sendMessage", delay=7.0)  # carried out, but after PTB's 5 s read timeout
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(update)
+        assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]), timeout=30)
+        api.wait_for(lambda: False, timeout=3.0)  # a resent answer or an apology would arrive now
+    assert len(api.sent()) == 1 and "Luxon" in api.sent()[0]["text"]
