@@ -243,6 +243,7 @@ async def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
     retriever = await asyncio.to_thread(live.retriever)
     documents = sorted(retriever.snapshot.documents.values(), key=lambda d: d.date, reverse=True)
     lines: list[str] = []
+    length = 0
     for d in documents:
         title = (
             f'<a href="{html.escape(d.url, quote=True)}">{html.escape(d.title)}</a>'
@@ -251,7 +252,8 @@ async def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
         )
         meta = ", ".join(html.escape(p) for p in (d.publisher, d.date) if p)
         line = f"• {title}{f' ({meta})' if meta else ''}"
-        if sum(len(x) + 1 for x in lines) + len(line) > SOURCE_LIST_CHARS:
+        length += len(line) + 1
+        if length > SOURCE_LIST_CHARS:
             lines.append(f"… and {len(documents) - len(lines)} more documents.")
             break
         lines.append(line)
@@ -476,9 +478,9 @@ def quiet_http_logs(token: str | None = None) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("telegram").setLevel(logging.INFO)
     if token:
-        redact = TokenRedactor(token)
         for handler in logging.getLogger().handlers:
-            handler.addFilter(redact)
+            if not any(isinstance(f, TokenRedactor) and f.token == token for f in handler.filters):
+                handler.addFilter(TokenRedactor(token))  # once per handler, however often called
 
 
 class TokenRedactor(logging.Filter):

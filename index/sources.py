@@ -97,17 +97,13 @@ def load_document(path: Path, doc_id: str) -> Document:
 
 def _read_source(path: Path) -> tuple[bytes, bytes | None]:
     metadata_path = path.with_name(path.name + METADATA_SUFFIX)
-    try:
+    try:  # the file may have been deleted or moved since the folder was listed
         size = path.stat().st_size
-    except OSError as exc:  # deleted or moved since the folder was listed
-        raise SourceUnreadable(f"cannot read file: {exc.strerror}") from exc
-    if size > MAX_SOURCE_BYTES:
-        raise SourceUnreadable(
-            f"{size / 2**20:.0f} MB is over the {MAX_SOURCE_BYTES // 2**20} MB limit per source"
-        )
-    if metadata_path.is_symlink():
-        raise SourceUnreadable("its metadata file is a symbolic link; only regular files are read")
-    try:
+        if size > MAX_SOURCE_BYTES:
+            limit = MAX_SOURCE_BYTES // 2**20
+            raise SourceUnreadable(f"{size / 2**20:.0f} MB is over the {limit} MB limit per source")
+        if metadata_path.is_symlink():
+            raise SourceUnreadable("its metadata file is a symbolic link; only regular files are read")
         data = path.read_bytes()
         metadata = metadata_path.read_bytes() if metadata_path.exists() else None
     except OSError as exc:
