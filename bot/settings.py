@@ -35,13 +35,11 @@ class TelegramSettings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(
         None,
-        validation_alias=AliasChoices(
-            "TELEGRAM_BOT_TOKEN", "RAGBOT_TELEGRAM_BOT_TOKEN", "telegram_bot_token"
-        ),
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "RAGBOT_TELEGRAM_BOT_TOKEN"),
     )
     telegram_api_base: str = Field(
         "https://api.telegram.org/bot",
-        validation_alias=AliasChoices("TELEGRAM_API_BASE", "RAGBOT_TELEGRAM_API_BASE", "telegram_api_base"),
+        validation_alias=AliasChoices("TELEGRAM_API_BASE", "RAGBOT_TELEGRAM_API_BASE"),
     )
     allowed_ids: list[int] = Field(default_factory=list, description="user or chat ids; empty = everyone")
     rate_limit_per_minute: int = Field(20, ge=1)
