@@ -1,8 +1,8 @@
 """The answering core: question in, cited `Answer` out. No Telegram, no printing, no settings.
 
 Steps: clean the question, resolve a follow-up, retrieve passages, judge their sentences
-(`bot.evidence`), then compose a short answer from the best evidence, one citation per sentence,
-or abstain when no sentence answers.
+(`bot.judge`), then compose a short answer from the best evidence, one citation per sentence,
+or abstain, with the reasons, when no sentence answers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 from bot.errors import BadQuestion
-from bot.evidence import Evidence, judge_sentences, profile_question, rank_passages
 from bot.followup import Resolved, resolve_followup
 from bot.generative import (
     SYSTEM_PROMPT,
@@ -23,9 +22,11 @@ from bot.generative import (
     build_prompt,
     check_sentences,
 )
+from bot.judge import Candidate, Judge, Judgement
 from bot.models import Answer, Citation, Passage
 from bot.questions import clean_question
 from index.lexical import term_set
+from index.models import Hit
 from index.retriever import LiveIndex, Retriever
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ MAX_SENTENCES = 3
 MAX_PASSAGES = 4
 ENUMERATION_GAP = 2  # sentences allowed between "First, ..." and "Second, ..."
 MAX_LIST_SENTENCES = 4
-KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
 DUPLICATE_OVERLAP = 0.7
 RELATED_SIMILARITY = 0.25  # a hit this close is named as related when abstaining
 ABSTAIN_TEXT = "The sources don't say."
@@ -69,6 +69,7 @@ class Answerer:
         self.live_index = live_index
         self.options = options
         self.generator = generator
+        self.judge = Judge(live_index.embedder)
 
     def answer(self, question: str, previous: str | None = None) -> Answer:
         """Answer `question`; `previous` is the last resolved question of the conversation, if any.
@@ -95,31 +96,31 @@ class Answerer:
         resolved = followup.question
         vector = retriever.embed_query(followup.search_text)
         hits = retriever.search(followup.search_text, k=self.options.top_k, vector=vector)
-        profile = profile_question(resolved, retriever)
-        if followup.topic:
-            profile = profile.continuing(profile_question(followup.topic, retriever))
-        every_sentence = judge_sentences(profile, hits, vector, retriever)
-        judged = [e for e in every_sentence if e.entities_found and e.type_found]
-        evidence = [e for e in judged if e.answers]
-        support = round(judged[0].support, 4) if judged else 0.0
+        judgement = self.judge.judge(
+            self.judge.read(resolved, retriever, followup.topic), hits, vector, retriever
+        )
         passages = [
             Passage(source=hit.chunk.doc_id, start=hit.chunk.start, end=hit.chunk.end, score=round(score, 4))
-            for hit, score in rank_passages(hits, every_sentence)
+            for hit, score in rank_passages(hits, judgement)
         ]
         base = dict(
             question=question,
             resolved_question=resolved,
             topic=followup.topic,
             index_version=retriever.version,
-            support=support,
+            confidence=round(judgement.confidence, 4),
             passages=passages,
         )
-        if not evidence:
+        if not judgement.answers:
             related = _related_titles(retriever, hits)
             text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")
-            return Answer(**base, answer=text, abstained=True, related_sources=related)
-        chosen = select_sentences(evidence, retriever, is_list=_asks_for_list(resolved))
-        spans = [(c.chunk.doc_id, c.span.start, c.span.end) for c in chosen]
+            reasons = dict(judgement.reasons)
+            return Answer(
+                **base, answer=text, abstained=True, related_sources=related, abstain_reasons=reasons
+            )
+        evidence = judgement.evidence()
+        chosen = select_sentences(evidence, is_list=_asks_for_list(resolved))
+        spans = [(c.hit.chunk.doc_id, c.span.start, c.span.end) for c in chosen]
         spans = _with_enumerations(spans, retriever)[:MAX_LIST_SENTENCES]
         extractive = _compose(spans, retriever, base)
         if self.generator is None:
@@ -127,11 +128,11 @@ class Answerer:
         return self._generate(retriever, resolved, evidence, extractive, base)
 
     def _generate(
-        self, retriever: Retriever, resolved: str, evidence: list[Evidence], extractive: Answer, base: dict
+        self, retriever: Retriever, resolved: str, evidence: list[Candidate], extractive: Answer, base: dict
     ) -> Answer:
         """A generated answer that passed the check, or the extractive one (with why, in the log)."""
         assert self.generator is not None  # only called when there is one
-        chunks = list({e.chunk.id: e.chunk for e in evidence}.values())[:MAX_PASSAGES]
+        chunks = list({e.hit.chunk.id: e.hit.chunk for e in evidence}.values())[:MAX_PASSAGES]
         try:
             text = self.generator.complete(SYSTEM_PROMPT, build_prompt(resolved, [c.text for c in chunks]))
         except GenerationFailed as exc:
@@ -148,7 +149,7 @@ class Answerer:
             markers = []
             for number in sentence.passages:
                 chunk = chunks[number - 1]
-                document = retriever.snapshot.documents[chunk.doc_id]
+                document = retriever.document(chunk.doc_id)
                 start, end = best_supporting_span(sentence.text, chunk, document.text, embed)
                 existing = next((c for c in citations if (c.source, c.start) == (chunk.doc_id, start)), None)
                 if existing is None:
@@ -175,24 +176,28 @@ def _compose(spans: list[tuple[str, int, int]], retriever: Retriever, base: dict
     return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations)
 
 
-def select_sentences(evidence: list[Evidence], retriever: Retriever, is_list: bool = False) -> list[Evidence]:
-    """The best sentence first, then close runners-up in reading order, without repeats."""
+def select_sentences(evidence: list[Candidate], is_list: bool = False) -> list[Candidate]:
+    """The best sentence first, then the runners-up in reading order, without repeats."""
     limit = MAX_LIST_SENTENCES if is_list else MAX_SENTENCES
-    best = evidence[0].support
-    chosen: list[Evidence] = []
+    chosen: list[Candidate] = []
     for item in evidence:
-        if len(chosen) == limit or item.support < best - KEEP_WITHIN:
+        if len(chosen) == limit:
             break
-        text = _sentence(item, retriever)
-        if not any(_overlap(text, _sentence(c, retriever)) > DUPLICATE_OVERLAP for c in chosen):
+        if not any(_overlap(item.text, c.text) > DUPLICATE_OVERLAP for c in chosen):
             chosen.append(item)
     head, rest = chosen[0], chosen[1:]
-    order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.chunk.doc_id for c in chosen))}
-    return [head] + sorted(rest, key=lambda c: (order[c.chunk.doc_id], c.span.start))
+    order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.hit.chunk.doc_id for c in chosen))}
+    return [head] + sorted(rest, key=lambda c: (order[c.hit.chunk.doc_id], c.span.start))
 
 
-def _sentence(item: Evidence, retriever: Retriever) -> str:
-    return retriever.snapshot.documents[item.chunk.doc_id].text[item.span.start : item.span.end]
+def rank_passages(hits: list[Hit], judgement: Judgement) -> list[tuple[Hit, float]]:
+    """The hits reordered by retrieval score plus the answer probability of their best sentence:
+    a passage holding the answer rises above one that only shares words with the question."""
+    best: dict[str, float] = {}
+    for candidate, probability in judgement.ranked:
+        best.setdefault(candidate.hit.chunk.id, probability)
+    scored = [(hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits]
+    return sorted(scored, key=lambda pair: -pair[1])
 
 
 def _overlap(a: str, b: str) -> float:
@@ -202,15 +207,15 @@ def _overlap(a: str, b: str) -> float:
 
 def _with_enumerations(spans: list[tuple[str, int, int]], retriever: Retriever) -> list[tuple[str, int, int]]:
     """A sentence announcing "three key considerations" brings the "First, ... Second, ..." after it."""
-    ordered = sorted(retriever.snapshot.sentence_rows)
     result = []
     for span in spans:
         result.append(span)
-        text = retriever.snapshot.documents[span[0]].text
+        text = retriever.document(span[0]).text
         if not _ANNOUNCES_LIST.search(text[span[1] : span[2]]):
             continue
         gap = 0
-        for item in (s for s in ordered if s[0] == span[0] and s[1] >= span[2]):
+        for start, end in retriever.sentences_after(span[0], span[2]):
+            item = (span[0], start, end)
             enumerated = bool(_ENUMERATED.match(text[item[1] : item[2]]))
             gap = 0 if enumerated else gap + 1
             if gap > ENUMERATION_GAP:
@@ -221,7 +226,7 @@ def _with_enumerations(spans: list[tuple[str, int, int]], retriever: Retriever) 
 
 
 def _citation(n: int, doc_id: str, start: int, end: int, retriever: Retriever) -> Citation:
-    document = retriever.snapshot.documents[doc_id]
+    document = retriever.document(doc_id)
     return Citation(
         n=n,
         source=document.id,
@@ -236,9 +241,8 @@ def _citation(n: int, doc_id: str, start: int, end: int, retriever: Retriever) -
 
 
 def _related_titles(retriever: Retriever, hits) -> list[str]:
-    documents = retriever.snapshot.documents
     ids = dict.fromkeys(h.chunk.doc_id for h in hits if h.dense >= RELATED_SIMILARITY)
-    return [documents[i].title for i in list(ids)[:2]]
+    return [retriever.document(i).title for i in list(ids)[:2]]
 
 
 def _asks_for_list(question: str) -> bool:

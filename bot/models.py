@@ -27,7 +27,7 @@ class Passage(Frozen):
     source: str
     start: int
     end: int
-    score: float = Field(description="retrieval score plus the support of its best sentence")
+    score: float = Field(description="retrieval score plus the answer probability of its best sentence")
 
 
 class Answer(Frozen):
@@ -45,7 +45,12 @@ class Answer(Frozen):
     passages: list[Passage] = Field(default=[], description="the passages judged, best first")
     index_version: str | None = None
     composer: str = "extractive"
-    support: float = Field(default=0.0, description="best support score of a sentence that fits the question")
+    confidence: float = Field(
+        default=0.0, description="calibrated probability that the best sentence answers the question"
+    )
+    abstain_reasons: dict[str, int] = Field(
+        default={}, description="when abstaining: why the best sentences do not answer, counted by reason"
+    )
     dropped_sentences: int = Field(default=0, description="generated sentences the check removed")
     drop_reasons: dict[str, int] = {}
     seconds: float = 0.0

@@ -1,4 +1,4 @@
-"""`python -m evals run|squad|import-feedback|bench`: measure the bot."""
+"""`python -m evals run|squad|import-feedback|fit-types|fit-judge|bench`: measure the bot."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     feedback = commands.add_parser("import-feedback", help="turn 👎 presses into draft eval cases")
     feedback.add_argument("--out", type=Path, default=Path("evals/drafts.jsonl"))
     feedback.set_defaults(run=run_import_feedback)
+    types = commands.add_parser("fit-types", help="fit the answer-type table from SQuAD 1.1 train")
+    types.add_argument("--questions", type=int, default=12_000, help="questions sampled for fitting")
+    types.set_defaults(run=run_fit_types)
+    judge = commands.add_parser("fit-judge", help="fit the answerability model on SQuAD 2.0, by article")
+    judge.add_argument("--questions", type=int, default=4000, help="questions sampled (seeded)")
+    judge.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the SQuAD index is built")
+    judge.set_defaults(run=run_fit_judge)
     bench = commands.add_parser("bench", help="speed, memory and scale benchmarks")
     bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     bench.add_argument("--out", type=Path, default=Path("bench.json"))
@@ -47,7 +54,15 @@ def run_evals(args: argparse.Namespace, settings: AppSettings) -> int:
     from bot.answering import Answerer
     from bot.wiring import make_answerer
     from evals.dataset import DEFAULT_PATH, load_cases
-    from evals.report import compare, comparison_table, gate, load_thresholds, summary_table, write_reports
+    from evals.report import (
+        calibration,
+        compare,
+        comparison_table,
+        gate,
+        load_thresholds,
+        summary_table,
+        write_reports,
+    )
     from evals.runner import by_tag, drop_reasons, run_cases, summarise
 
     cases = load_cases(args.cases or DEFAULT_PATH, settings.index.sources_dir)
@@ -79,6 +94,7 @@ def run_evals(args: argparse.Namespace, settings: AppSettings) -> int:
         "summary": summary,
         "side_by_side": side_by_side,
         "drop_reasons": drop_reasons(results),
+        "calibration": calibration(results),
         "by_tag": by_tag(results),
         "regressions": compare(summary, results, previous),
         # The thresholds were set on the main set; held-out sets are measured, not gated.
@@ -118,6 +134,35 @@ def run_import_feedback(args: argparse.Namespace, settings: AppSettings) -> int:
         f"wrote {count} draft case(s) to {args.out}; complete their evidence and facts, "
         "then move them into evals/questions.jsonl"
     )
+    return 0
+
+
+def run_fit_types(args: argparse.Namespace, settings: AppSettings) -> int:
+    from bot.wiring import make_embedder
+    from evals.fit_types import DATA_FILE, fit_types
+
+    datasets = EvalSettings().datasets_dir
+    if not (datasets / DATA_FILE).exists():
+        raise EvalError(f"no training data at {datasets / DATA_FILE}: set RAGBOT_DATASETS_DIR")
+    print(json.dumps(fit_types(datasets, make_embedder(settings.index), args.questions), indent=1))
+    return 0
+
+
+def run_fit_judge(args: argparse.Namespace, settings: AppSettings) -> int:
+    from bot.wiring import make_embedder
+    from evals.fit_judge import fit_judge
+    from evals.squad import DATA_FILE
+
+    data = EvalSettings().benchmarks_dir / DATA_FILE
+    if not data.exists():
+        raise EvalError(
+            f"no SQuAD data at {data}: set RAGBOT_BENCHMARKS_DIR to the folder holding {DATA_FILE}"
+        )
+    chunking = settings.index.chunk_size, settings.index.chunk_overlap
+    embedder = make_embedder(settings.index)
+    sources = settings.index.sources_dir
+    about = fit_judge(data, sources, args.out / "fit-judge", embedder, chunking, args.questions)
+    print(json.dumps(about, indent=1))
     return 0
 
 

@@ -94,6 +94,11 @@ def markdown(report: dict, results: list[CaseResult]) -> str:
     ]
     regressions = report["regressions"]["metrics"] + report["regressions"]["cases"]
     parts += [f"- {line}" for line in regressions] or ["none"]
+    parts += ["", "## Reliability (confidence vs observed) and precision/coverage", ""]
+    for name in ("reliability", "precision_coverage"):
+        rows = report["calibration"][name]
+        parts += ["| " + " | ".join(rows[0]) + " |", "|" + " --- |" * len(rows[0])] if rows else []
+        parts += ["| " + " | ".join(_fmt(v) for v in row.values()) + " |" for row in rows] + [""]
     if report.get("drop_reasons"):
         parts += ["", "## Generated sentences dropped by the check", ""]
         parts += [f"- {count} × {reason}" for reason, count in report["drop_reasons"].items()]
@@ -171,15 +176,48 @@ def _histogram(
     )
 
 
+def calibration(results: list[CaseResult], bins: int = 5) -> dict[str, list[dict]]:
+    """The reliability diagram (per confidence bin: mean confidence vs the share of cases whose
+    best sentence held the gold evidence) and the precision/coverage curve (per threshold: the
+    share of cases that would be answered, and how many of those rightly)."""
+    right = [bool(r.answerable and r.cited_gold) for r in results]
+    confidence = [r.confidence for r in results]
+    reliability = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [i for i, c in enumerate(confidence) if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if members:
+            reliability.append({
+                "bin": f"{low:.1f}-{high:.1f}", "cases": len(members),
+                "predicted": round(sum(confidence[i] for i in members) / len(members), 3),
+                "observed": round(sum(right[i] for i in members) / len(members), 3),
+            })  # fmt: skip
+    curve = []
+    for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        answered = [i for i, c in enumerate(confidence) if c >= t]
+        precision = sum(right[i] for i in answered) / len(answered) if answered else None
+        curve.append({"threshold": t, "coverage": round(len(answered) / max(1, len(results)), 3),
+                      "precision": None if precision is None else round(precision, 3)})  # fmt: skip
+    return {"reliability": reliability, "precision_coverage": curve}
+
+
+def _rows_table(title: str, rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row.values()) + "</tr>" for row in rows)
+    return f"<h2>{html.escape(title)}</h2><table><tr>{head}</tr>{body}</table>"
+
+
 def html_report(report: dict, results: list[CaseResult]) -> str:
-    from bot.evidence import ANSWER_THRESHOLD
+    from bot.judge.model import load_model
 
     summary = report["summary"]
     rates = [(k, v) for k, v in summary.items() if isinstance(v, float) and v <= 1 and "latency" not in k]
     tags = [(tag, stats["passed"]) for tag, stats in report["by_tag"].items() if stats["passed"] is not None]
-    supports = {
-        "answerable": [r.support for r in results if r.answerable],
-        "unanswerable": [r.support for r in results if not r.answerable],
+    confidences = {
+        "answerable": [r.confidence for r in results if r.answerable],
+        "unanswerable": [r.confidence for r in results if not r.answerable],
     }
     latencies = [r.seconds * 1000 for r in results]
     top_latency = 1.5 * max(percentile(latencies, 95) or 1.0, 1.0)  # outliers go in the last bin
@@ -202,13 +240,13 @@ def html_report(report: dict, results: list[CaseResult]) -> str:
     summary_rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in summary.items()
     )
-    support_title = "Best support score: answerable vs unanswerable (the abstention decision)"
-    support_bins = [round(i * 0.05, 2) for i in range(21)]
+    confidence_title = "Confidence: answerable vs unanswerable (the abstention decision)"
+    confidence_bins = [round(i * 0.05, 2) for i in range(21)]
     figures = "\n".join(
         (
             _bars("Rates (0-1)", rates),
             _bars("Pass rate per question type", tags),
-            _histogram(support_title, supports, support_bins, ANSWER_THRESHOLD),
+            _histogram(confidence_title, confidences, confidence_bins, load_model().threshold),
             _histogram("Latency per question (ms)", {"latency": latencies}, latency_bins),
         )
     )
@@ -220,6 +258,8 @@ td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}figu
 · {summary["cases"]} cases · gate: {gate_word}</p>
 <h2>Summary</h2><table>{summary_rows}</table>
 {figures}
+{_rows_table("Reliability: predicted confidence vs observed", report["calibration"]["reliability"])}
+{_rows_table("Precision / coverage by threshold", report["calibration"]["precision_coverage"])}
 <h2>Regressions since the previous run</h2><ul>{regressions or "<li>none</li>"}</ul>
 <h2>Failing cases</h2><table>
 <tr><th>id</th><th>why</th><th>question</th><th>answer</th><th>expected</th></tr>{failing}</table>

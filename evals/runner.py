@@ -36,7 +36,8 @@ class CaseResult(BaseModel):
     facts_ok: bool | None = None
     quotes_valid: float | None = None
     sentences_cited: float | None = None
-    support: float
+    confidence: float
+    abstain_reasons: dict[str, int] = {}
     seconds: float
     composer: str = "extractive"
     dropped_sentences: int = 0
@@ -93,7 +94,8 @@ def score_case(
         answer=answer.answer,
         citations=[c.model_dump() for c in cites],
         expected=[e.quote for e in case.evidence] + case.facts,
-        support=answer.support,
+        confidence=answer.confidence,
+        abstain_reasons=answer.abstain_reasons,
         seconds=answer.seconds,
         composer=answer.composer,
         dropped_sentences=answer.dropped_sentences,

@@ -14,6 +14,7 @@ import numpy as np
 from index.ann import build_faiss_index, choose_index_type
 from index.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
+from index.entities import ANNOTATOR, EntitySpan, find_entities
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.lock import build_lock
 from index.models import BuildReport, Chunk, Document
@@ -133,6 +134,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
     cache = _vector_cache(previous, embedder) if previous else {}
     chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
     sentence_vectors, sentence_embedded = _vectors_for(sentence_texts, cache, embedder, progress, "sentences")
+    entities = _entities_for(documents, previous)
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
         version=new_version(),
@@ -142,12 +144,26 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
         index_type=index_type,
+        annotator=ANNOTATOR,
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )
     faiss_index = build_faiss_index(chunk_vectors, index_type)
-    snapshot = Snapshot(manifest, by_id, chunks, chunk_vectors, sentence_vectors, faiss_index, sentence_rows)
+    snapshot = Snapshot(
+        manifest, by_id, chunks, chunk_vectors, sentence_vectors, faiss_index, entities, sentence_rows
+    )
     return snapshot, (chunk_embedded, sentence_embedded)
+
+
+def _entities_for(documents: list[Document], previous: Snapshot | None) -> dict[str, list[EntitySpan]]:
+    """Entity spans of every document: the previous snapshot's where the text is unchanged."""
+    reusable = previous is not None and previous.manifest.annotator == ANNOTATOR
+    old = previous.entities if previous is not None and reusable else {}
+    old_hashes = previous.manifest.documents if previous is not None else {}
+    entities = {d.id: old[d.id] for d in documents if d.id in old and old_hashes.get(d.id) == d.sha256}
+    new = [d for d in documents if d.id not in entities]
+    entities.update(zip((d.id for d in new), find_entities([d.text for d in new])))
+    return {d.id: entities[d.id] for d in documents}
 
 
 def _text_key(text: str) -> str:

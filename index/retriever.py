@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from bisect import bisect_left
 from pathlib import Path
 
 import numpy as np
 
 from index.build import chunk_embedding_text
 from index.embedding import Embedder
+from index.entities import EntitySpan
 from index.errors import IndexStoreError
 from index.lexical import BM25, normalise, proper_terms
-from index.models import Hit
+from index.models import Chunk, Document, Hit, Span
 from index.store import Snapshot, current_version, load_snapshot
 
 log = logging.getLogger(__name__)
@@ -50,12 +52,43 @@ class Retriever:
         self._sentence_offsets = np.concatenate(
             [[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]
         ).astype(np.int64)
+        self._entity_starts: dict[str, list[int]] = {}
+        self._document_sentences: dict[str, list[tuple[int, int]]] = {}
+        self._chunks_by_document: dict[str, list[Chunk]] = {}
+        for chunk in snapshot.chunks:
+            self._chunks_by_document.setdefault(chunk.doc_id, []).append(chunk)
         self.section_terms: dict[tuple[str, str], set[str]] = {}
         for chunk in snapshot.chunks:
             section = self.section_terms.setdefault(
                 (chunk.doc_id, chunk.heading), set(normalise(chunk.heading))
             )
             section.update(normalise(chunk.text))
+
+    def document(self, doc_id: str) -> Document:
+        return self.snapshot.documents[doc_id]
+
+    def sentence_similarities(self, doc_id: str, spans: list[Span], vector: np.ndarray) -> np.ndarray:
+        """Cosine of `vector` and each sentence (by its span in the document)."""
+        rows = [self.snapshot.sentence_rows[(doc_id, s.start, s.end)] for s in spans]
+        return self.snapshot.sentence_vectors[rows] @ vector
+
+    def sentences_after(self, doc_id: str, position: int) -> list[tuple[int, int]]:
+        """(start, end) of the document's indexed sentences that start at or after `position`."""
+        spans = self._document_sentences.get(doc_id)
+        if spans is None:
+            chunks = self._chunks_by_document.get(doc_id, [])
+            spans = sorted({(s.start, s.end) for c in chunks for s in c.sentences})
+            self._document_sentences[doc_id] = spans
+        return spans[bisect_left(spans, (position, -1)) :]
+
+    def entities_in(self, doc_id: str, start: int, end: int) -> list[EntitySpan]:
+        """The named entities (start, end, spaCy label) inside [start, end) of a document."""
+        spans = self.snapshot.entities.get(doc_id, [])
+        starts = self._entity_starts.get(doc_id)
+        if starts is None:
+            starts = self._entity_starts[doc_id] = [s[0] for s in spans]
+        first, last = bisect_left(starts, start), bisect_left(starts, end)
+        return [s for s in spans[first:last] if s[1] <= end]
 
     @property
     def version(self) -> str:

@@ -7,6 +7,7 @@
         documents.jsonl, chunks.jsonl   the document texts (quotes come from here) and chunks
         chunk_vectors.npy               chunk embeddings, row = chunk row
         sentence_vectors.npy            sentence embeddings, row = `Snapshot.sentence_rows`
+        entities.jsonl                  named-entity spans of each document (see `index.entities`)
         index.faiss                     FAISS index over the chunk vectors (ids = chunk rows)
 
 A build writes a new snapshot beside the old ones and then swaps CURRENT with an atomic rename,
@@ -16,6 +17,7 @@ so a build killed halfway leaves the previous snapshot serving.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -24,15 +26,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from index.ann import set_search_depth
+from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt
 from index.models import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEEP_SNAPSHOTS = 3
-DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "index.faiss")
+DATA_FILES = (
+    "documents.jsonl",
+    "chunks.jsonl",
+    "chunk_vectors.npy",
+    "sentence_vectors.npy",
+    "index.faiss",
+    "entities.jsonl",
+)
 
 
 class Manifest(BaseModel):
@@ -46,6 +56,7 @@ class Manifest(BaseModel):
     chunk_size: int
     chunk_overlap: int
     index_type: str
+    annotator: str = Field(default="", description="the spaCy pipeline that found the entities")
     documents: dict[str, str]  # document id -> sha256
     files: dict[str, str]  # file name -> sha256
 
@@ -60,6 +71,7 @@ class Snapshot:
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     faiss_index: Any  # a faiss.Index; faiss ships no type information
+    entities: dict[str, list[EntitySpan]] = field(default_factory=dict)  # doc id -> its entities
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -111,6 +123,9 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     _write_jsonl(staging / "chunks.jsonl", snapshot.chunks)
     np.save(staging / "chunk_vectors.npy", snapshot.chunk_vectors)
     np.save(staging / "sentence_vectors.npy", snapshot.sentence_vectors)
+    with open(staging / "entities.jsonl", "w", encoding="utf-8") as handle:
+        for doc_id, spans in snapshot.entities.items():
+            handle.write(json.dumps({"doc": doc_id, "spans": spans}) + "\n")
     import faiss
 
     faiss.write_index(snapshot.faiss_index, str(staging / "index.faiss"))
@@ -172,7 +187,12 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
     sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
     faiss_index = faiss.read_index(str(folder / "index.faiss"))
     set_search_depth(faiss_index)
-    snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index)
+    entities = {}
+    with open(folder / "entities.jsonl", encoding="utf-8") as handle:
+        for line in filter(str.strip, handle):
+            row = json.loads(line)
+            entities[row["doc"]] = [(int(s), int(e), str(label)) for s, e, label in row["spans"]]
+    snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index, entities)
     if faiss_index.ntotal != len(chunks) or len(chunk_vectors) != len(chunks):
         raise ValueError("row counts differ")
     if len(sentence_vectors) != len(snapshot.sentence_rows):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot.answering import Answerer
+from bot.judge.decision import NOTHING_ASKED
 from bot.models import Answer
 from index.store import load_snapshot
 from tests.conftest import PROJECT
@@ -133,3 +134,18 @@ def test_markup_in_the_question_is_not_echoed(answerer: Answerer):
     answer = answerer.answer("<script>alert(1)</script> **Why** did _Albanese_ skip the summit?")
     assert "<script>" not in answer.answer and "alert(1)" not in answer.answer
     assert not answer.abstained and "Albanese" in answer.resolved_question
+
+
+@pytest.mark.parametrize("question", ["and ?", "what are they?"])
+def test_a_question_with_nothing_to_look_for_is_refused_with_its_reason(answerer: Answerer, question):
+    answer = answerer.answer(question)
+    assert answer.abstained and not answer.citations
+    assert answer.abstain_reasons == {NOTHING_ASKED: 1}
+
+
+def test_every_answer_says_how_sure_it_is_and_every_refusal_why(answerer: Answerer):
+    answered = answerer.answer("What share of GDP does South Korea spend on defence?")
+    refused = answerer.answer("What is the population of Seoul?")
+    assert not answered.abstained and refused.abstained
+    assert 0.0 < refused.confidence < answered.confidence <= 1.0
+    assert sum(refused.abstain_reasons.values()) >= 1 and not answered.abstain_reasons

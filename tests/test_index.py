@@ -83,9 +83,14 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert (noop.embedded_chunks, noop.embedded_sentences, noop.version) == (0, 0, first.version)
 
     (fresh_build.sources_dir / "canberra.txt").write_text(NEW_SOURCE, encoding="utf-8")
+    before = load_snapshot(fresh_build.index_dir).entities
     added = rebuild(fresh_build, embedder)
     assert added.added == ["canberra.txt"] and added.embedded_chunks == 1
     assert added.chunks == first.chunks + 1
+    entities = load_snapshot(fresh_build.index_dir).entities
+    assert {k: v for k, v in entities.items() if k != "canberra.txt"} == before  # kept, not redone
+    labels = {NEW_SOURCE[s:e]: label for s, e, label in entities["canberra.txt"]}
+    assert labels.get("Canberra") == "GPE"
 
     asan = fresh_build.sources_dir / "asan-managing-decline-nato-2025.txt"
     asan.write_text(

@@ -1,39 +1,18 @@
-"""Decide whether retrieved passages answer a question, and which sentences do.
+"""The signals the answer judge's features are made of: what a question names and asks about, and
+how much of it a sentence and its context hold.
 
-A cosine threshold alone cannot tell answerable from unanswerable questions here: "What share of
-GDP does Japan spend on defence?" is closer to the sources (0.58) than the answerable "why did
-albanesse not go to den haag" (0.33). So every candidate sentence is judged on three signals:
+- Entities: every name, place, acronym or number in the question should appear in the sentence's
+  context (its section and the document title); a name the sources never use means they cannot
+  answer; so does a noun the question asks about ("the population") that they never use.
+  Misspellings match by spelling similarity (see `index.lexical`); a long name needs half of its
+  words; a country matches its cities and a capital its country (`index.places`).
+- Coverage: the IDF-weighted share of the question's other content words found in a text.
+- Counting: "how many X" needs a number that counts X ("17 additional seats" counts seats, "two
+  years" does not count drones).
+- Roles: "Who is Australia's foreign minister?" is not answered by its "Defense Minister".
 
-1. Entities: every name, place, acronym or number in the question must appear in the sentence's
-   context (its section under the same heading, and the document title). A name that appears
-   nowhere in the sources ("Zelensky", "2026") means the sources cannot answer; so does a noun the
-   question asks about ("the population", "how many troops") that the sources never use.
-   Misspellings match by spelling similarity (see `index.lexical`). A long name ("NATO–South Korea
-   Defense Industry Consultative Group") needs half of its words, not just "NATO".
-2. Answer type: "how many/how much/what share" needs a number in the sentence (a date such as
-   "October 2024" is not one), "how long" a span of time ("since 2024"), "when/what year" a date,
-   "who" a person's name; the words naming the kind ("what year") are not content the sentence
-   must share. "Japan" + a percentage never occur in one sentence, so the question about Japan's
-   GDP share is not answered with South Korea's 2.3%. "How many X" needs a number that counts X:
-   "won 17 additional seats" counts seats, "in the past two years" does not count drones (a word
-   after the number with the same stem, or a word vector within `COUNTED_SIMILARITY`: "200 cargo
-   ships" counts vessels). Questions other than "why" also need the sentence grounded in the
-   question's words: `MIN_TERM_COVERAGE` of its content words, or a similarity of
-   `STRONG_SIMILARITY`, or two of its named entities in the sentence itself, or one of them and a
-   similarity of `ENTITY_SIMILARITY`. A sentence naming the role asked about without its qualifier
-   does not answer: "Who is Australia's foreign minister?" is not answered with its "Defense
-   Minister".
-   At least half of the entities (IDF-weighted) must also stand in the sentence itself, the text
-   before it in its paragraph, or its heading: a sentence elsewhere in the section is about
-   something else. "According to X" names a source, not an entity, and is left out.
-3. Support: `SIM_WEIGHT * cosine(question, sentence) + COVERAGE_WEIGHT * term coverage +
-   CONTEXT_WEIGHT * chunk term coverage + ENTITY_WEIGHT * entity share near the sentence`, plus
-   `REASON_BONUS` for a causal connective in answer to "why", and `OPINION_BONUS` for a reported
-   view ("he suspects", "experts estimate") when the question asks "according to analysts"; where
-   coverage is the IDF-weighted share of the question's other content words found in the
-   sentence (or its chunk). It must reach `ANSWER_THRESHOLD`.
-
-A sentence passing all three is evidence. No evidence: the answer abstains.
+None of these decides alone: `bot.judge.features` turns them into numbers and the fitted model
+weighs them.
 """
 
 from __future__ import annotations
@@ -44,26 +23,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.lexical import STOPWORDS, normalise, stem, term_set
-from index.models import Chunk, Hit, Span
-from index.places import cities_of, countries_of_capital, is_place
+from index.lexical import STOPWORDS, normalise, stem
+from index.models import Span
+from index.places import cities_of, countries_of_capital
 from index.retriever import Retriever
 
-SIM_WEIGHT = 0.5
-COVERAGE_WEIGHT = 0.2
-CONTEXT_WEIGHT = 0.1
-ENTITY_WEIGHT = 0.2
-ANSWER_THRESHOLD = 0.3
-ANSWER_BONUS = 0.2  # in `rank_passages`, for a passage whose sentence answers
 MIN_ENTITY_SHARE = 0.5  # IDF-weighted share of the entities near the sentence
 NO_ENTITY_SHARE = 0.5  # questions naming nothing are neither helped nor hurt
 WINDOW_CHARS = 600
-MIN_TERM_COVERAGE = 0.15
-STRONG_SIMILARITY = 0.54
-ENTITY_SIMILARITY = 0.48  # enough for a sentence that itself names one of the question's entities
-REASON_BONUS = 0.15
-OPINION_BONUS = 0.15  # for a sentence reporting a view, when the question asks "according to analysts"
-_REASON_CUE = re.compile(
+REASON_CUE = re.compile(
     r"\b(because|due to|as a result|in order to|reasons?|therefore|"
     r"so that|so as to|became clear|instead|concentrat\w*|priorit\w*|"
     r"led to|result(ed)? (in|from)|owing to|thanks to|caused by|given that|"
@@ -91,7 +59,6 @@ _NUMBER_WORDS_COUNTING = (
     r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
     r"hundred|thousand|million|billion|dozen"
 )
-_NUMBER_WORDS = _NUMBER_WORDS_COUNTING + "|half|twice|double|percent"
 _ELLIPTICAL = re.compile(r"\s+(?:\w+ed|were|was|are|have|had)\b")
 _ROLES = (
     r"minister|secretary|president|advis[eo]r|ambassador|general|governor|"
@@ -122,38 +89,11 @@ _COUNT = re.compile(
     rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})",
     re.I,
 )
-_HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_TIME_UNITS = r"(days?|weeks?|months?|years?|decades?|centuries|century)"
-# A span of time: "since October 2024", "for three years", "from 2010 to 2019"; not a date alone.
-_HAS_DURATION = re.compile(
-    rf"(?i:\b(since|until|till)\b|\bfrom (\d|{_MONTHS})[^.]{{0,20}}\b(to|"
-    rf"until) (\d|{_MONTHS})|\b(\d[\d.,]*|{_NUMBER_WORDS_COUNTING}|several|"
-    rf"many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)"
-)
-# A date, or a time relative to one: "in the next four to seven years", "three days before the summit"
-# ("in the past two decades" is a span, not a point in time).
-_HAS_DATE = re.compile(
-    rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|"
-    rf"years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within) the (next|"
-    rf"coming) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)"
-)
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
 _DATE_EXPRESSION = re.compile(
     rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|"
     rf"rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b"
-)
-_TITLE = (
-    r"(?:President|Minister|Secretary|Chancellor|Dr\.|Mr\.|Ms\.|Mrs\.|"
-    r"Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|"
-    r"Ambassador)"
-)
-_NAME = r"[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+"
-# A person's name: after a title ("Defense Minister Richard Marles"), or introduced as one
-# ("Christopher Johnstone from ...", "Lee Jae-Myung, who ..."); "South Korea, Japan" is not one, and
-# neither is a country or city ("New Zealand of the four partners").
-_HAS_PERSON = re.compile(
-    rf"{_TITLE}\s+{_NAME}|\b(?P<introduced>{_NAME})(?:,? (?:who|from|of the)\b|, (?:a|an|the) )"
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
 _QUESTION_WORDS = {
@@ -188,7 +128,7 @@ _ACCORDING_TO_PEOPLE = re.compile(
     re.I,
 )
 # Someone's view or estimate is reported: "He suspects that ...", "Experts estimate that ...".
-_ATTRIBUTED = re.compile(
+ATTRIBUTED = re.compile(
     r"\b(says?|said|suspects?|believes?|sees|saw|argues?|argued|thinks?|"
     r"thought|estimates?|estimated|warns?|warned|expects?|notes?|noted|"
     r"according to|in (?:his|her|their) view|declared|expressed)\b",
@@ -220,25 +160,6 @@ class QuestionProfile:
         named = {s for e in self.entities for s in e}
         added = tuple(t for t in topic.terms if t not in self.terms and t not in named)
         return replace(self, terms=self.terms + added)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A sentence judged against the question."""
-
-    chunk: Chunk
-    span: Span
-    rank: int
-    similarity: float
-    coverage: float
-    entities_found: bool
-    entity_share: float
-    type_found: bool
-    support: float
-
-    @property
-    def answers(self) -> bool:
-        return self.entities_found and self.type_found and self.support >= ANSWER_THRESHOLD
 
 
 def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
@@ -351,97 +272,30 @@ def answer_kind(question: str) -> str:
     return "other"
 
 
-def judge_sentences(
-    profile: QuestionProfile, hits: list[Hit], vector: np.ndarray, retriever: Retriever
-) -> list[Evidence]:
-    """Every sentence of the hits, judged; best supported first."""
-    snapshot = retriever.snapshot
-    judged = []
-    for rank, hit in enumerate(hits):
-        chunk = hit.chunk
-        document = snapshot.documents[chunk.doc_id]
-        context = term_set(f"{document.title}\n{chunk.heading}\n{chunk.text}")
-        context_coverage = _coverage(profile.terms, context, retriever)
-        section = retriever.section_terms[(chunk.doc_id, chunk.heading)] | term_set(document.title)
-        for span in chunk.sentences:
-            sentence = document.text[span.start : span.end]
-            row = snapshot.sentence_rows[(chunk.doc_id, span.start, span.end)]
-            similarity = float(snapshot.sentence_vectors[row] @ vector)
-            coverage = _coverage(profile.terms, term_set(f"{chunk.heading}\n{sentence}"), retriever)
-            near = term_set(f"{document.title}\n{chunk.heading}\n{_window(document.text, span)}")
-            entity_share = _share(profile.entities, near, retriever)
-            support = (
-                SIM_WEIGHT * similarity
-                + COVERAGE_WEIGHT * coverage
-                + CONTEXT_WEIGHT * context_coverage
-                + ENTITY_WEIGHT * entity_share
-                + (REASON_BONUS if profile.answer_type == "reason" and _REASON_CUE.search(sentence) else 0.0)
-                + (OPINION_BONUS if profile.wants_opinion and _ATTRIBUTED.search(sentence) else 0.0)
-            )
-            sentence_terms = term_set(sentence)
-            named_here = _entities_in(profile, sentence_terms, retriever)
-            grounded = (
-                profile.answer_type == "reason"
-                or not profile.terms
-                or coverage >= MIN_TERM_COVERAGE
-                or similarity >= STRONG_SIMILARITY
-                or named_here >= 2
-                or (similarity >= ENTITY_SIMILARITY and named_here >= 1)
-            )
-            judged.append(
-                Evidence(
-                    chunk=chunk,
-                    span=span,
-                    rank=rank,
-                    similarity=similarity,
-                    coverage=coverage,
-                    entities_found=not profile.unknown
-                    and all(_found(e, section, retriever) for e in profile.entities)
-                    and entity_share >= MIN_ENTITY_SHARE,
-                    entity_share=entity_share,
-                    type_found=has_answer_kind(profile.answer_type, sentence)
-                    and grounded
-                    and _counts(profile.counted, sentence, retriever)
-                    and not names_other_role(profile.role, sentence_terms),
-                    support=support,
-                )
-            )
-    return sorted(judged, key=lambda e: -e.support)
+def names_in(profile: QuestionProfile, terms: frozenset[str], retriever: Retriever) -> int:
+    return sum(found(e, terms, retriever) for e in profile.entities)
 
 
-def rank_passages(hits: list[Hit], judged: list[Evidence]) -> list[tuple[Hit, float]]:
-    """The hits reordered by retrieval score plus their best sentence's support (`ANSWER_BONUS`
-    more when it answers): a passage holding the answer rises above one that only shares words."""
-    best: dict[str, float] = {}
-    for item in judged:
-        score = item.support + (ANSWER_BONUS if item.answers else 0.0)
-        best[item.chunk.id] = max(best.get(item.chunk.id, 0.0), score)
-    scored = [(hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits]
-    return sorted(scored, key=lambda pair: -pair[1])
-
-
-def _entities_in(profile: QuestionProfile, terms: frozenset[str], retriever: Retriever) -> int:
-    return sum(_found(e, terms, retriever) for e in profile.entities)
-
-
-def _window(text: str, span: Span) -> str:
+def window(text: str, span: Span) -> str:
     """The sentence and what precedes it in its paragraph (where its pronouns point)."""
     paragraph_start = text.rfind("\n", 0, span.start) + 1
     return text[max(paragraph_start, span.start - WINDOW_CHARS) : span.end]
 
 
-def _share(entities: tuple[tuple[str, ...], ...], context: AbstractSet[str], retriever: Retriever) -> float:
+def entity_share(
+    entities: tuple[tuple[str, ...], ...], context: AbstractSet[str], retriever: Retriever
+) -> float:
     if not entities:
         return NO_ENTITY_SHARE
     weights = [
         max(retriever.bm25.idf(m) for stem in e for m, _ in retriever.bm25.expand(stem) or [(stem, 1)])
         for e in entities
     ]
-    found = sum(w for e, w in zip(entities, weights) if _found(e, context, retriever))
-    return found / sum(weights)
+    present = sum(w for e, w in zip(entities, weights) if found(e, context, retriever))
+    return present / sum(weights)
 
 
-def _found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> bool:
+def found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> bool:
     """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
     cities; for a capital, its country (see `index.places`)."""
     present = [any(m in context for m, _ in retriever.bm25.expand(stem)) for stem in alternatives]
@@ -456,17 +310,17 @@ def _found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: 
     )
 
 
-def _coverage(terms: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> float:
+def coverage(terms: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> float:
     if not terms:
         return 1.0
     weights = {
         t: retriever.bm25.idf(t) if t in retriever.bm25.postings else retriever.bm25.idf("") for t in terms
     }
-    found = sum(w for t, w in weights.items() if _found((t,), context, retriever))
-    return found / sum(weights.values())
+    present = sum(w for t, w in weights.items() if found((t,), context, retriever))
+    return present / sum(weights.values())
 
 
-def _counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
+def counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
     """Whether a number in the sentence counts `noun` ("17 additional seats" counts seats, "two
     years" does not count drones): one of the few words after it is the noun, by stem or by a
     word-embedding similarity of `COUNTED_SIMILARITY` ("200 cargo ships" counts vessels)."""
@@ -496,17 +350,3 @@ def _word_vectors(embedder, words: tuple[str, ...]) -> np.ndarray:
             _WORD_VECTORS.clear()
         _WORD_VECTORS.update((w, known[w]) for w in missing)
     return np.stack([known[w] for w in words])
-
-
-def has_answer_kind(answer_type: str, sentence: str) -> bool:
-    if answer_type == "number":
-        return bool(_HAS_NUMBER.search(_DATE_EXPRESSION.sub(" ", sentence)))
-    if answer_type == "duration":
-        return bool(_HAS_DURATION.search(sentence))
-    if answer_type == "person":
-        return any(
-            not m["introduced"] or not is_place(tuple(normalise(m["introduced"])))
-            for m in _HAS_PERSON.finditer(sentence)
-        )
-    pattern = {"date": _HAS_DATE}.get(answer_type)
-    return pattern is None or bool(pattern.search(sentence))

@@ -1,0 +1,70 @@
+"""The answer judge: which retrieved sentences answer a question, how sure that is, and why not.
+
+    question.py      what the question asks for (spaCy parse: wh-word, focus noun, names)
+    answer_types.py  which kinds of entity that answer may be (a table fitted on SQuAD 1.1)
+    signals.py       what the question names and how much of it a text holds
+    candidates.py    the sentences of the retrieved passages, with their entities
+    features.py      numbers about each (question, sentence) pair
+    model.py         the fitted, calibrated answerability model
+    decision.py      answer or abstain, with reasons
+
+It reads the index only through `index.retriever.Retriever`'s read methods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.judge import signals
+from bot.judge.answer_types import load_answer_types
+from bot.judge.candidates import Candidate, candidates
+from bot.judge.decision import Judgement, decide
+from bot.judge.features import Question, feature_matrix
+from bot.judge.model import AnswerModel, load_model
+from bot.judge.question import analyse
+from index.models import Hit
+from index.retriever import Retriever
+
+__all__ = ["Candidate", "Judge", "Judgement", "Question"]
+
+
+class Judge:
+    """Reads questions and judges retrieved sentences with the shipped model and answer-type table."""
+
+    def __init__(self, embedder, model: AnswerModel | None = None) -> None:
+        self.embedder = embedder
+        self.types = load_answer_types(embedder.name)
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        if self._model is None:
+            self._model = load_model()
+        return self._model
+
+    def read(self, question: str, retriever: Retriever, topic: str | None = None) -> Question:
+        """The question's analysis and profile; `topic` is the question a follow-up continues."""
+        profile = signals.profile_question(question, retriever)
+        if topic:
+            profile = profile.continuing(signals.profile_question(topic, retriever))
+        analysis = analyse(question)
+        probabilities = self.types.distribution(analysis, self.embedder.embed) if self.types else []
+        labels = self.types.labels if self.types else ()
+        return Question(question, analysis, profile, dict(zip(labels, map(float, probabilities))))
+
+    def judge(
+        self, question: Question, hits: list[Hit], vector: np.ndarray, retriever: Retriever
+    ) -> Judgement:
+        """Every sentence of `hits` with the probability that it answers, and the decision."""
+        if not question.profile.terms and not question.profile.entities:  # "and ?", "what are they?"
+            return decide([], np.zeros((0, 0)), np.zeros(0), self.model.threshold)
+        found = candidates(hits, retriever)
+        rows = feature_matrix(question, found, vector, retriever)
+        probabilities = self.model.probabilities(rows) if len(rows) else np.zeros(0)
+        return decide(found, rows, probabilities, self.model.threshold)
+
+
+def judged_rows(question: Question, hits: list[Hit], vector, retriever: Retriever):
+    """The candidates and their feature rows, for fitting the model (`evals.fit_judge`)."""
+    found = candidates(hits, retriever)
+    return found, feature_matrix(question, found, vector, retriever)

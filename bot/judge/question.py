@@ -1,0 +1,95 @@
+"""What a question asks for, read from spaCy's parse: its wh-word and the noun it asks about.
+
+"Which automaker has overtaken Tesla?" -> wh "which", focus "automaker"; "How many troops did
+South Korea send?" -> "how many", "troop"; "What is the name of the aircraft ...?" -> "what",
+"aircraft". `bot.judge.answer_types` turns these into the kinds of entity the answer may be.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from index.entities import load_spacy
+
+WH_WORDS = ("who", "whom", "whose", "what", "which", "when", "where", "why", "how")
+HOW_PHRASES = ("many", "much", "long", "old", "far", "big", "large", "often", "high", "tall")
+# Nouns that name the form of the answer, not its kind: "the name of the aircraft" asks for an aircraft.
+FORM_NOUNS = {"name", "type", "kind", "sort", "one", "title", "term"}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    wh: str  # "who", "which", "how many", ... ; "" when the question has no wh-word
+    focus: str  # lemma of the noun asked about ("automaker"); "" when there is none
+    entity_texts: tuple[str, ...]  # lower-cased names the question itself contains
+
+    @property
+    def key(self) -> str:
+        return f"{self.wh}|{self.focus}"
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    return load_spacy()
+
+
+def analyse(question: str) -> QuestionAnalysis:
+    with _LOCK:
+        doc = _parser()(question)
+    return analyse_doc(doc)
+
+
+def analyse_many(questions: list[str]) -> list[QuestionAnalysis]:
+    with _LOCK:
+        return [analyse_doc(doc) for doc in _parser().pipe(questions, batch_size=64)]
+
+
+def analyse_doc(doc) -> QuestionAnalysis:
+    """The analysis of a parsed question (a spaCy `Doc`)."""
+    names = tuple(dict.fromkeys(e.text.lower() for e in doc.ents))
+    wh_token = next((t for t in doc if t.lower_ in WH_WORDS), None)
+    if wh_token is None:
+        return QuestionAnalysis("", "", names)
+    wh = wh_token.lower_
+    following = doc[wh_token.i + 1] if wh_token.i + 1 < len(doc) else None
+    if wh == "how" and following is not None and following.lower_ in HOW_PHRASES:
+        wh = f"how {following.lower_}"
+        if following.lower_ in ("many", "much") and following.head.pos_ in ("NOUN", "PROPN"):
+            return QuestionAnalysis(wh, following.head.lemma_.lower(), names)
+        return QuestionAnalysis(wh, "", names)
+    if (
+        wh in ("what", "which", "whose")
+        and wh_token.dep_ in ("det", "poss", "attr")
+        and wh_token.head.pos_
+        in (
+            "NOUN",
+            "PROPN",
+        )
+        and wh_token.head.i != wh_token.i
+    ):
+        return QuestionAnalysis(wh, _form_of(wh_token.head), names)
+    if wh in ("what", "which"):
+        return QuestionAnalysis(wh, _copula_focus(doc, wh_token), names)
+    return QuestionAnalysis(wh, "", names)
+
+
+def _copula_focus(doc, wh_token) -> str:
+    """ "What is the name of the aircraft ...?" -> aircraft; "What company ...?" was handled above."""
+    root = doc[wh_token.i :].root if wh_token.i < len(doc) else doc.root
+    for token in root.children:
+        if token.dep_ in ("nsubj", "attr", "nsubjpass") and token.pos_ == "NOUN" and token.i != wh_token.i:
+            return _form_of(token)
+    return ""
+
+
+def _form_of(noun) -> str:
+    """The noun itself, or what it is the name of: "name of the aircraft" -> aircraft."""
+    if noun.lemma_.lower() in FORM_NOUNS:
+        for prep in (c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"):
+            objects = [c for c in prep.children if c.dep_ == "pobj"]
+            if objects:
+                return objects[0].lemma_.lower()
+    return noun.lemma_.lower()
