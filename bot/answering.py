@@ -50,6 +50,7 @@ DEFAULT_MAX_QUESTION_CHARS = 1000
 class AnswerOptions:
     top_k: int = DEFAULT_TOP_K
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
+    judge: str = "rules"  # the decision policy, see `bot.judge.decision`
 
 
 class Answerer:
@@ -69,7 +70,7 @@ class Answerer:
         self.live_index = live_index
         self.options = options
         self.generator = generator
-        self.judge = Judge(live_index.embedder)
+        self.judge = Judge(live_index.embedder, options.judge)
 
     def answer(self, question: str, previous: str | None = None) -> Answer:
         """Answer `question`; `previous` is the last resolved question of the conversation, if any.
@@ -118,7 +119,7 @@ class Answerer:
             return Answer(
                 **base, answer=text, abstained=True, related_sources=related, abstain_reasons=reasons
             )
-        evidence = judgement.evidence()
+        evidence = judgement.evidence
         chosen = select_sentences(evidence, is_list=_asks_for_list(resolved))
         spans = [(c.hit.chunk.doc_id, c.span.start, c.span.end) for c in chosen]
         spans = _with_enumerations(spans, retriever)[:MAX_LIST_SENTENCES]

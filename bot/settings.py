@@ -7,6 +7,7 @@ composes the settings of every package; the core classes take plain arguments.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,15 +16,16 @@ from bot.answering import DEFAULT_MAX_QUESTION_CHARS, DEFAULT_TOP_K, AnswerOptio
 
 
 class AnswerSettings(BaseSettings):
-    """`RAGBOT_TOP_K`, `RAGBOT_MAX_QUESTION_CHARS`."""
+    """`RAGBOT_TOP_K`, `RAGBOT_MAX_QUESTION_CHARS`, `RAGBOT_JUDGE` (rules | model)."""
 
     model_config = SettingsConfigDict(env_prefix="RAGBOT_", env_file=".env", extra="ignore")
 
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=50)
     max_question_chars: int = Field(DEFAULT_MAX_QUESTION_CHARS, ge=10)
+    judge: Literal["rules", "model"] = "rules"
 
     def options(self) -> AnswerOptions:
-        return AnswerOptions(top_k=self.top_k, max_question_chars=self.max_question_chars)
+        return AnswerOptions(top_k=self.top_k, max_question_chars=self.max_question_chars, judge=self.judge)
 
 
 class TelegramSettings(BaseSettings):

@@ -10,7 +10,7 @@ from bot.errors import BadQuestion
 from bot.followup import main_subject, resolve_followup
 from bot.judge.answer_types import NONE, AnswerTypes
 from bot.judge.candidates import Candidate
-from bot.judge.decision import OFF_TOPIC, UNKNOWN, WRONG_KIND, Judgement, refusal_reason
+from bot.judge.decision import OFF_TOPIC, UNKNOWN, WRONG_KIND, decide, refusal_reason
 from bot.judge.features import FEATURES, new_entity_labels, type_match
 from bot.judge.model import AnswerModel
 from bot.judge.question import QuestionAnalysis
@@ -161,12 +161,22 @@ def test_each_refusal_says_why():
     assert refusal_reason(_row(answer_not_entity=0.9)) == OFF_TOPIC  # no entity wanted, none missing
 
 
-def test_the_answer_quotes_only_sentences_near_the_best():
-    a, b, c = _candidate("a"), _candidate("b"), _candidate("c")
-    judgement = Judgement([(a, 0.9), (b, 0.8), (c, 0.5)], threshold=0.4)
+def test_the_model_policy_quotes_only_sentences_near_the_best():
+    found = [_candidate("a"), _candidate("b"), _candidate("c")]
+    rows = np.stack([_row(), _row(), _row()])
+    judgement = decide(found, rows, np.array([0.5, 0.9, 0.8]), threshold=0.4, policy="model")
     assert judgement.answers and judgement.confidence == 0.9
-    assert judgement.evidence() == [a, b]
-    assert not Judgement([(a, 0.3)], threshold=0.4).answers
+    assert judgement.evidence == [found[1], found[2]]  # 0.5 is more than KEEP_WITHIN below 0.9
+    refused = decide(found, rows, np.array([0.1, 0.3, 0.2]), threshold=0.4, policy="model")
+    assert not refused.answers and refused.confidence == 0.3 and sum(refused.reasons.values()) == 3
+
+
+def test_the_rules_policy_answers_only_with_sentences_the_rules_accept():
+    found = [_candidate("a"), _candidate("b")]
+    rows = np.stack([_row(rule_support=0.6, rule_answers=0.0), _row(rule_support=0.5, rule_answers=1.0)])
+    judgement = decide(found, rows, np.array([0.2, 0.6]), threshold=0.9, policy="rules")
+    assert judgement.evidence == [found[1]] and judgement.confidence == 0.6
+    assert judgement.ranked[0][0] is found[1]  # an accepted sentence ranks above a closer refused one
 
 
 def test_exported_trees_are_walked_like_scikit_learn_walks_them():

@@ -18,7 +18,7 @@ import numpy as np
 from bot.judge import signals
 from bot.judge.answer_types import load_answer_types
 from bot.judge.candidates import Candidate, candidates
-from bot.judge.decision import Judgement, decide
+from bot.judge.decision import POLICIES, Judgement, decide
 from bot.judge.features import Question, feature_matrix
 from bot.judge.model import AnswerModel, load_model
 from bot.judge.question import analyse
@@ -31,8 +31,11 @@ __all__ = ["Candidate", "Judge", "Judgement", "Question"]
 class Judge:
     """Reads questions and judges retrieved sentences with the shipped model and answer-type table."""
 
-    def __init__(self, embedder, model: AnswerModel | None = None) -> None:
+    def __init__(self, embedder, policy: str = "rules", model: AnswerModel | None = None) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"the judge policy is {policy!r}; it must be one of {', '.join(POLICIES)}")
         self.embedder = embedder
+        self.policy = policy
         self.types = load_answer_types(embedder.name)
         self._model = model
 
@@ -57,11 +60,11 @@ class Judge:
     ) -> Judgement:
         """Every sentence of `hits` with the probability that it answers, and the decision."""
         if not question.profile.terms and not question.profile.entities:  # "and ?", "what are they?"
-            return decide([], np.zeros((0, 0)), np.zeros(0), self.model.threshold)
+            return decide([], np.zeros((0, 0)), np.zeros(0), self.model.threshold, self.policy)
         found = candidates(hits, retriever)
         rows = feature_matrix(question, found, vector, retriever)
         probabilities = self.model.probabilities(rows) if len(rows) else np.zeros(0)
-        return decide(found, rows, probabilities, self.model.threshold)
+        return decide(found, rows, probabilities, self.model.threshold, self.policy)
 
 
 def judged_rows(question: Question, hits: list[Hit], vector, retriever: Retriever):

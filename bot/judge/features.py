@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.judge import signals
+from bot.judge import rules, signals
 from bot.judge.answer_types import NONE
 from bot.judge.candidates import Candidate
 from bot.judge.question import QuestionAnalysis
@@ -38,6 +38,8 @@ FEATURES = (
     "other_role",  # the sentence names the role asked about with another qualifier
     "counts_noun",  # a "how many X" question and a number that counts X
     "sentence_length",  # words, over 50, at most 1
+    "rule_support",  # the hand-written rules' support score (`bot.judge.rules`)
+    "rule_answers",  # whether those rules took the sentence for an answer
 )
 
 
@@ -88,6 +90,23 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, context_
     sentence_terms = term_set(candidate.text)
     coverage = signals.coverage(profile.terms, term_set(f"{chunk.heading}\n{candidate.text}"), retriever)
     new = new_entity_labels(candidate, question.analysis, document.text)
+    names_here = signals.names_in(profile, sentence_terms, retriever)
+    entities_found = all(signals.found(e, section, retriever) for e in profile.entities)
+    reason = profile.answer_type == "reason" and bool(signals.REASON_CUE.search(candidate.text))
+    opinion = profile.wants_opinion and bool(signals.ATTRIBUTED.search(candidate.text))
+    other_role = signals.names_other_role(profile.role, sentence_terms)
+    counts = signals.counts(profile.counted, candidate.text, retriever)
+    support = rules.rule_support(similarity, coverage, context_cache[chunk.id], share, reason, opinion)
+    rule_answers = (
+        entities_found
+        and share >= signals.MIN_ENTITY_SHARE
+        and not profile.unknown
+        and rules.has_answer_kind(profile.answer_type, candidate.text)
+        and rules.grounded(profile, coverage, similarity, names_here)
+        and counts
+        and not other_role
+        and support >= rules.ANSWER_THRESHOLD
+    )
     return [
         similarity,
         best - similarity,
@@ -97,17 +116,19 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, context_
         coverage,
         context_cache[chunk.id],
         share,
-        float(all(signals.found(e, section, retriever) for e in profile.entities)),
-        min(3, signals.names_in(profile, sentence_terms, retriever)) / 3,
+        float(entities_found),
+        min(3, names_here) / 3,
         type_match(question.type_probabilities, new),
         question.type_probabilities.get(NONE, 0.0),
         min(3, len(new)) / 3,
         float(bool(profile.unknown)),
-        float(profile.answer_type == "reason" and bool(signals.REASON_CUE.search(candidate.text))),
-        float(profile.wants_opinion and bool(signals.ATTRIBUTED.search(candidate.text))),
-        float(signals.names_other_role(profile.role, sentence_terms)),
-        float(profile.counted is not None and signals.counts(profile.counted, candidate.text, retriever)),
+        float(reason),
+        float(opinion),
+        float(other_role),
+        float(profile.counted is not None and counts),
         min(1.0, len(candidate.text.split()) / 50),
+        support,
+        float(rule_answers),
     ]
 
 

@@ -91,7 +91,7 @@ _COUNT = re.compile(
 )
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
-_DATE_EXPRESSION = re.compile(
+DATE_EXPRESSION = re.compile(
     rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|"
     rf"rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b"
 )
@@ -326,7 +326,7 @@ def counts(noun: str | None, sentence: str, retriever: Retriever) -> bool:
     word-embedding similarity of `COUNTED_SIMILARITY` ("200 cargo ships" counts vessels)."""
     if noun is None:
         return True
-    numbers = list(_COUNT.finditer(_DATE_EXPRESSION.sub(" ", sentence).replace("%", " percent")))
+    numbers = list(_COUNT.finditer(DATE_EXPRESSION.sub(" ", sentence).replace("%", " percent")))
     if any(
         not m["after"] or _ELLIPTICAL.match(m["after"]) for m in numbers
     ):  # "Four thousand emigrated", "number 30,000."
