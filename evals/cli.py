@@ -1,4 +1,4 @@
-"""`python -m evals run|squad|import-feedback|fit-types|fit-judge|bench`: measure the bot."""
+"""`python -m evals run|squad|import-feedback|fit-types|fit-judge|peers|bench`: measure the bot."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(run=run_evals)
     squad = commands.add_parser("squad", help="the SQuAD 2.0 dev-half benchmark with two baselines")
     squad.add_argument("--limit", type=int, default=None, help="a fixed sample of N questions")
+    squad.add_argument(
+        "--held-out", action="store_true", help="only the articles the judge was not fitted on (a quarter)"
+    )
     squad.add_argument("--data", type=Path, default=None)
     squad.add_argument("--out", type=Path, default=DEFAULT_OUT)
     squad.set_defaults(run=run_squad)
@@ -43,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     judge.add_argument("--questions", type=int, default=4000, help="questions sampled (seeded)")
     judge.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the SQuAD index is built")
     judge.set_defaults(run=run_fit_judge)
+    peers = commands.add_parser("peers", help="retrieval beside txtai on SQuAD and RealTime QA")
+    peers.add_argument("--squad-questions", type=int, default=1000, help="answerable SQuAD questions sampled")
+    peers.add_argument("--out", type=Path, default=DEFAULT_OUT / "peers")
+    peers.set_defaults(run=run_peers)
     bench = commands.add_parser("bench", help="speed, memory and scale benchmarks")
     bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     bench.add_argument("--out", type=Path, default=Path("bench.json"))
@@ -123,7 +130,7 @@ def run_squad(args: argparse.Namespace, settings: AppSettings) -> int:
             f"no SQuAD data at {data}: set RAGBOT_BENCHMARKS_DIR to the folder holding "
             f"{DATA_FILE}, or pass --data"
         )
-    return run_benchmark(data, args.out, settings, limit=args.limit)
+    return run_benchmark(data, args.out, settings, limit=args.limit, held_out=args.held_out)
 
 
 def run_import_feedback(args: argparse.Namespace, settings: AppSettings) -> int:
@@ -163,6 +170,13 @@ def run_fit_judge(args: argparse.Namespace, settings: AppSettings) -> int:
     sources = settings.index.sources_dir
     about = fit_judge(data, sources, args.out / "fit-judge", embedder, chunking, args.questions)
     print(json.dumps(about, indent=1))
+    return 0
+
+
+def run_peers(args: argparse.Namespace, settings: AppSettings) -> int:
+    from evals.peers import run_peers as peers
+
+    peers(EvalSettings().benchmarks_dir, args.out, settings, args.squad_questions)
     return 0
 
 

@@ -98,8 +98,7 @@ def _answer_label(entities, start: int, end: int) -> str:
     return label
 
 
-def _held_out_report(types: AnswerTypes | None, rows: list[tuple], embedder: Embedder) -> dict:
-    assert types is not None
+def _held_out_report(types: AnswerTypes, rows: list[tuple], embedder: Embedder) -> dict:
     labelled = _labelled(rows)
     analyses = analyse_many([r[1] for r in rows])
     table_p, wh_p, top = [], [], []

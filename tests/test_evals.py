@@ -12,6 +12,7 @@ import pytest
 from evals import metrics
 from evals.dataset import DEFAULT_PATH, load_cases
 from evals.errors import DatasetError
+from evals.peers import peer_passages, table
 from tests.conftest import PROJECT, SEED_SOURCES
 
 
@@ -140,3 +141,20 @@ def test_a_torn_feedback_line_is_skipped_and_the_rest_imported(tmp_path):
     whole = {"vote": "down", "question": "Who won?", "answer": "x", "abstained": False, "citations": []}
     feedback.write_text(json.dumps(whole) + '\n{"vote": "down", "question": "Who lo', encoding="utf-8")
     assert import_feedback(feedback, tmp_path / "drafts.jsonl") == 1
+
+
+@pytest.mark.unit
+def test_peer_passages_cut_at_line_breaks_near_the_size():
+    text = "\n".join(["a" * 300, "b" * 300, "", "c" * 300, "d" * 1000])
+    passages = peer_passages(text, 800)
+    assert passages == ["a" * 300 + "\n" + "b" * 300, "c" * 300, "d" * 1000]
+    assert "".join(p.replace("\n", "") for p in passages) == text.replace("\n", "")
+
+
+@pytest.mark.unit
+def test_the_peer_table_has_a_row_per_system():
+    rows = {"ours": {"evidence_first": 0.9, "build_s": 3.0}, "txtai": {"evidence_first": 0.8, "build_s": 1.0}}
+    lines = table("corpus", 10, rows).splitlines()
+    assert lines[0] == "corpus (10 answerable questions)"
+    assert lines[1] == "| system | evidence_first | build_s |"
+    assert lines[3:] == ["| ours | 0.9 | 3.0 |", "| txtai | 0.8 | 1.0 |"]

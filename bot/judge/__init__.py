@@ -51,9 +51,8 @@ class Judge:
         if topic:
             profile = profile.continuing(signals.profile_question(topic, retriever))
         analysis = analyse(question)
-        probabilities = self.types.distribution(analysis, self.embedder.embed) if self.types else []
-        labels = self.types.labels if self.types else ()
-        return Question(question, analysis, profile, dict(zip(labels, map(float, probabilities))))
+        probabilities = self.types.distribution(analysis, self.embedder.embed)
+        return Question(question, analysis, profile, dict(zip(self.types.labels, map(float, probabilities))))
 
     def judge(
         self, question: Question, hits: list[Hit], vector: np.ndarray, retriever: Retriever

@@ -65,7 +65,7 @@ class AnswerTypes:
         return np.average(shares, axis=0, weights=similarity[best]) * NEIGHBOUR_COUNTS
 
     def _overall(self) -> np.ndarray:
-        total = sum(c for key, c in self.counts.items() if key.endswith("|"))
+        total = np.sum([c for key, c in self.counts.items() if key.endswith("|")], axis=0)
         return total / total.sum()
 
     @staticmethod
@@ -76,7 +76,7 @@ class AnswerTypes:
 
 
 @lru_cache(maxsize=1)
-def load_answer_types(model: str) -> AnswerTypes | None:
+def load_answer_types(model: str) -> AnswerTypes:
     """The shipped table; its focus-noun neighbours only work for the embedder they were made with."""
     table = json.loads(TABLE_FILE.read_text(encoding="utf-8"))
     words = tuple(table["focus_words"])
