@@ -12,6 +12,7 @@ import html
 import logging
 import re
 import secrets
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -26,9 +27,12 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.answering import Answerer
 from bot.errors import ConfigError
@@ -38,6 +42,7 @@ from bot.limits import AccessList, RateLimiter
 from bot.models import Answer
 from bot.settings import TelegramSettings
 from index.build import BuildSettings
+from index.models import Document
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,8 @@ REFUSED_TOKEN = (
     "Telegram refused TELEGRAM_BOT_TOKEN (revoked, or TELEGRAM_API_BASE is wrong): "
     "check both, or get a new token from @BotFather."
 )
-SOURCE_LIST_CHARS = 3000  # /start and /sources stay one message, under Telegram's 4,096
+SOURCE_LIST_CHARS = 3000  # a page of /start and /sources is one message, under Telegram's 4,096
+TITLE_CHARS = 300  # of a title or publisher in that list
 SEND_ATTEMPTS = 5
 # Only what the handlers handle: an update type PTB cannot parse never reaches the bot at all.
 ANSWERED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -111,6 +117,54 @@ def confirm_token(settings: TelegramSettings, timeout: float = 15.0) -> None:
         raise ConfigError(f"Telegram answered getMe with HTTP {status}; try again later.")
 
 
+SEND_CONNECTIONS = 256  # PTB's own default for the bot's requests, concurrent answers need them
+
+
+def _no_raw_updates(record: logging.LogRecord) -> bool:
+    """PTB logs a batch it cannot parse whole, message texts and user names included: not here."""
+    return not str(record.msg).startswith("Error while parsing updates")
+
+
+class TolerantBot(ExtBot):
+    """PTB's bot, except that an update it cannot parse is skipped instead of wedging polling.
+
+    PTB parses a batch of updates at once; one malformed update fails the batch, the offset never
+    moves past it, and the same batch fails again every poll, logged each time with every message's
+    text. Here the batch is fetched again and parsed update by update; what cannot be parsed is
+    confirmed to the server (so it is not sent again) and logged by its id alone.
+    """
+
+    async def get_updates(self, offset: int | None = None, *args, **kwargs) -> tuple[Update, ...]:
+        try:
+            return await super().get_updates(offset, *args, **kwargs)
+        except TelegramError:
+            raise
+        except Exception:  # PTB could not parse one of them; see the class's docstring
+            return await self._readable_updates(offset, kwargs.get("allowed_updates"))
+
+    async def _readable_updates(self, offset: int | None, allowed: object) -> tuple[Update, ...]:
+        raw = await self._raw_updates({"offset": offset, "timeout": 0, "allowed_updates": allowed})
+        readable, skipped = [], []
+        for data in raw:
+            try:
+                readable.append(Update.de_json(data, self))
+            except Exception:
+                skipped.append(data.get("update_id") if isinstance(data, dict) else None)
+        ids = [i for i in skipped if isinstance(i, int)]
+        if ids and (not readable or max(ids) > readable[-1].update_id):
+            # Confirm the unreadable ones: Telegram drops every update below the offset asked for.
+            await self.do_api_request(
+                "getUpdates", api_kwargs={"offset": max(ids) + 1, "timeout": 0, "limit": 1}
+            )
+        log.warning("skipped %d update(s) the Telegram client could not read: ids %s", len(skipped), skipped)
+        return tuple(readable)
+
+    async def _raw_updates(self, arguments: dict) -> list:
+        with warnings.catch_warnings():  # PTB asks for get_updates, the very call that cannot parse
+            warnings.simplefilter("ignore", PTBUserWarning)
+            return await self.do_api_request("getUpdates", api_kwargs=arguments) or []
+
+
 def build_application(
     settings: TelegramSettings, answerer: Answerer, watch: BuildSettings | None = None
 ) -> Application:
@@ -120,10 +174,16 @@ def build_application(
         watch: the index build to redo whenever its sources change (None: no watching).
     """
     token = check_token(settings)
+    logging.getLogger("telegram.ext.ExtBot").addFilter(_no_raw_updates)  # once: a filter is a set
+    bot = TolerantBot(
+        token,
+        base_url=settings.telegram_api_base,
+        request=HTTPXRequest(connection_pool_size=SEND_CONNECTIONS),
+        get_updates_request=HTTPXRequest(),
+    )
     application = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram_api_base)
+        .bot(bot)
         .concurrent_updates(True)  # a slow question in one chat never blocks the others
         .post_init(_post_init)
         .post_stop(_post_stop)
@@ -229,35 +289,45 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/sources: the indexed documents."""
+    """/sources [page]: the indexed documents, newest first, a message-sized page at a time."""
     message = update.effective_message
     if message is None or not await _admitted(update, context):
         return
-    await _send(message.reply_html, await _source_list(context), disable_web_page_preview=True)
+    wanted = context.args[0] if context.args else "1"
+    page = int(wanted) if wanted.isdigit() else 1
+    await _send(message.reply_html, await _source_list(context, page), disable_web_page_preview=True)
 
 
-async def _source_list(context: ContextTypes.DEFAULT_TYPE) -> str:
-    """The newest documents, as many as fit a message, and how many more there are."""
+async def _source_list(context: ContextTypes.DEFAULT_TYPE, page: int = 1) -> str:
+    """One page of the source list, and how to see the next."""
     live = services(context).answerer.live_index
     # Loading a new snapshot can take seconds: never on the event loop, where it stalls every chat.
     retriever = await asyncio.to_thread(live.retriever)
-    documents = sorted(retriever.snapshot.documents.values(), key=lambda d: d.date, reverse=True)
-    lines: list[str] = []
+    pages = source_pages(list(retriever.snapshot.documents.values()))
+    page = min(max(page, 1), len(pages))
+    text = "\n".join(pages[page - 1])
+    if len(pages) > 1:
+        more = f" Send /sources {page + 1} for more." if page < len(pages) else ""
+        text += f"\n\nPage {page} of {len(pages)}.{more}"
+    return text
+
+
+def source_pages(documents: list[Document]) -> list[list[str]]:
+    """The documents, newest first, one line each, cut into pages of at most `SOURCE_LIST_CHARS`."""
+    pages: list[list[str]] = [[]]
     length = 0
-    for d in documents:
-        title = (
-            f'<a href="{html.escape(d.url, quote=True)}">{html.escape(d.title)}</a>'
-            if d.url
-            else html.escape(d.title)
-        )
-        meta = ", ".join(html.escape(p) for p in (d.publisher, d.date) if p)
+    for d in sorted(documents, key=lambda d: d.date, reverse=True):
+        name = html.escape(d.title[:TITLE_CHARS])
+        linked = d.url and len(d.url) <= TITLE_CHARS
+        title = f'<a href="{html.escape(d.url, quote=True)}">{name}</a>' if linked else name
+        meta = ", ".join(html.escape(p[:TITLE_CHARS]) for p in (d.publisher, d.date) if p)
         line = f"• {title}{f' ({meta})' if meta else ''}"
+        if pages[-1] and length + len(line) + 1 > SOURCE_LIST_CHARS:
+            pages.append([])
+            length = 0
+        pages[-1].append(line)
         length += len(line) + 1
-        if length > SOURCE_LIST_CHARS:
-            lines.append(f"… and {len(documents) - len(lines)} more documents.")
-            break
-        lines.append(line)
-    return "\n".join(lines)
+    return pages
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

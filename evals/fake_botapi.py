@@ -66,7 +66,7 @@ class FakeBotAPI:
                 chat = (update.get(key) or {}).get("chat") or (
                     (update.get(key) or {}).get("message") or {}
                 ).get("chat")
-                if chat:
+                if isinstance(chat, dict):  # a malformed update (a test of one) may have none
                     self.chat_types[chat["id"]] = chat["type"]
             self.lock.notify_all()
             return update["update_id"]

@@ -9,7 +9,8 @@ from telegram import Chat, Message, User
 
 from bot.errors import ConfigError
 from bot.settings import TelegramSettings
-from bot.telegram_app import addressed_text, check_token
+from bot.telegram_app import SOURCE_LIST_CHARS, TITLE_CHARS, addressed_text, check_token, source_pages
+from index.models import Document
 
 pytestmark = pytest.mark.unit
 
@@ -56,3 +57,28 @@ def test_a_well_formed_token_is_returned_stripped():
 def test_a_longer_username_that_starts_with_ours_is_not_a_mention():
     assert addressed_text(message("@ragbot_evil Who went?"), "ragbot") is None
     assert addressed_text(message("hey @ragbot: who went?"), "ragbot") == "hey  : who went?"
+
+
+@pytest.mark.unit
+def test_the_source_list_is_cut_into_pages_that_fit_a_message():
+    documents = [
+        Document(
+            id=f"d{i}",
+            text="x",
+            sha256="0",
+            title=f"Brief {i} " + "word " * 40,
+            date=f"2025-01-{i % 28 + 1:02d}",
+        )
+        for i in range(120)
+    ]
+    pages = source_pages(documents)
+    assert len(pages) > 1 and all(sum(len(line) + 1 for line in page) <= SOURCE_LIST_CHARS for page in pages)
+    assert sum(len(page) for page in pages) == 120
+    assert pages[0][0].startswith("• Brief 27 ")  # newest first
+
+
+@pytest.mark.unit
+def test_a_huge_title_or_url_cannot_blow_up_a_page():
+    title, url = "t" * 50_000, "https://example.org/" + "u" * 50_000
+    (page,) = source_pages([Document(id="d", text="x", sha256="0", title=title, url=url)])
+    assert len(page[0]) < 2 * TITLE_CHARS and "<a href" not in page[0]

@@ -355,12 +355,20 @@ def test_a_long_source_list_stays_one_message(api, embedder, fresh_build, tmp_pa
             encoding="utf-8",
         )
     rebuild(fresh_build, embedder)
-    update = api.message("/sources")
+    first, second = api.message("/sources"), api.message("/sources 2")
     with running_bot(make_settings(api, tmp_path), Answerer(LiveIndex(fresh_build.index_dir, embedder))):
-        api.inject(update)
+        api.inject(first)
         assert api.wait_for(lambda: api.sent())
-    text = api.sent()[0]["text"]
-    assert len(text) <= 4096 and "more documents" in text
+        api.inject(second)
+        assert api.wait_for(lambda: len(api.sent()) == 2)
+    page_one, page_two = (m["text"] for m in api.sent())
+    assert all(len(text) <= 4096 for text in (page_one, page_two))
+    assert "Page 1 of " in page_one and page_one.endswith("Send /sources 2 for more.")
+    assert "Page 2 of " in page_two
+    one, two = (
+        {line for line in text.splitlines() if line.startswith("• ")} for text in (page_one, page_two)
+    )
+    assert len(one) > 20 and len(two) > 20 and not one & two  # the next documents, none repeated
 
 
 def test_an_answer_whose_send_timed_out_is_not_sent_twice(api, answerer, tmp_path):
@@ -371,3 +379,15 @@ def test_an_answer_whose_send_timed_out_is_not_sent_twice(api, answerer, tmp_pat
         assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]), timeout=30)
         api.wait_for(lambda: False, timeout=3.0)  # a resent answer or an apology would arrive now
     assert len(api.sent()) == 1 and "Luxon" in api.sent()[0]["text"]
+
+
+def test_an_update_the_client_cannot_parse_is_skipped_and_polling_goes_on(api, answerer, tmp_path, caplog):
+    broken = {"message": {"message_id": "x", "date": "yesterday", "chat": "nowhere", "text": "Secret plans"}}
+    update = api.message("Who represented New Zealand at the summit?")
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(broken)
+        api.inject(update)
+        assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]), timeout=30)
+    assert "Secret plans" not in caplog.text  # a message's text never reaches the log
+    assert "skipped 1 update(s) the Telegram client could not read: ids [1]" in caplog.text
+    assert caplog.text.count("Traceback") <= 1 and len(caplog.records) < 20
