@@ -23,3 +23,20 @@ def test_ci_runs_the_readme_test_command_in_a_fresh_environment():
 def test_readme_ask_command_installs_without_the_test_extra():
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     assert "pip install torch==2.13.0 -e . && python -m bot ask" in readme
+
+
+def test_the_service_unit_in_the_readme_starts_the_bot_and_restarts_it_on_failure():
+    import configparser
+    import shlex
+
+    from bot.cli import _parser
+
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```ini\n(.+?)```", readme, re.DOTALL)
+    assert block, "the README shows a systemd unit"
+    unit = configparser.ConfigParser(strict=False)
+    unit.read_string(block.group(1))
+    command = shlex.split(unit["Service"]["ExecStart"])
+    assert command[1:3] == ["-m", "bot"]
+    assert _parser().parse_args(command[3:]).run.__name__ == "run_serve"
+    assert unit["Service"]["Restart"] == "on-failure" and "EnvironmentFile" in unit["Service"]
