@@ -303,7 +303,7 @@ async def _source_list(context: ContextTypes.DEFAULT_TYPE, page: int = 1) -> str
     live = services(context).answerer.live_index
     # Loading a new snapshot can take seconds: never on the event loop, where it stalls every chat.
     retriever = await asyncio.to_thread(live.retriever)
-    pages = source_pages(list(retriever.snapshot.documents.values()))
+    pages = source_pages(retriever.documents())
     page = min(max(page, 1), len(pages))
     text = "\n".join(pages[page - 1])
     if len(pages) > 1:

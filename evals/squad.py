@@ -97,10 +97,8 @@ def _judge(q: SquadQuestion, answerer: Answerer, retriever: Retriever) -> dict[s
     vector = retriever.embed_query(q.question)
     answer = answerer.answer(q.question)
     hybrid = retriever.search(q.question, k=DEPTH, vector=vector)
-    dense_rows = retriever.snapshot.faiss_index.search(vector.reshape(1, -1), DEPTH)[1][0]
-    dense = [retriever.snapshot.chunks[i] for i in dense_rows if i >= 0]
-    lexical_scores = retriever.bm25.scores(q.question)
-    lexical = [retriever.snapshot.chunks[i] for i in np.argsort(-lexical_scores)[:DEPTH]]
+    dense = [h.chunk for h in retriever.search(q.question, k=DEPTH, vector=vector, mode="dense")]
+    lexical = [h.chunk for h in retriever.search(q.question, k=DEPTH, mode="lexical")]
     quotes = [c.quote for c in answer.citations]
     return {
         "ours": _row(q, [p.source for p in answer.passages], quotes, answer.abstained),
@@ -131,13 +129,12 @@ def _row(q: SquadQuestion, ranked_docs: list[str], quotes: list[str], abstained:
 
 
 def _sentences(chunk, retriever: Retriever) -> list[str]:
-    text = retriever.snapshot.documents[chunk.doc_id].text
+    text = retriever.document(chunk.doc_id).text
     return [text[s.start : s.end] for s in chunk.sentences]
 
 
 def _closest_sentence(chunk, retriever: Retriever, vector: np.ndarray) -> str:
-    rows = [retriever.snapshot.sentence_rows[(chunk.doc_id, s.start, s.end)] for s in chunk.sentences]
-    best = int(np.argmax(retriever.snapshot.sentence_vectors[rows] @ vector))
+    best = int(np.argmax(retriever.sentence_similarities(chunk.doc_id, list(chunk.sentences), vector)))
     return _sentences(chunk, retriever)[best]
 
 

@@ -64,6 +64,9 @@ class Retriever:
             )
             section.update(normalise(chunk.text))
 
+    def documents(self) -> list[Document]:
+        return list(self.snapshot.documents.values())
+
     def document(self, doc_id: str) -> Document:
         return self.snapshot.documents[doc_id]
 
@@ -97,16 +100,28 @@ class Retriever:
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed([query])[0]
 
-    def search(self, query: str, k: int = 5, vector: np.ndarray | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, vector: np.ndarray | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
         """The `k` best chunks for `query`, best first.
 
         Args:
             vector: the query's embedding, when the caller already has it.
+            mode: "hybrid" (what the bot uses), or one side alone as a baseline: "dense" (FAISS over
+                the chunk vectors) or "lexical" (BM25).
         """
         chunks = self.snapshot.chunks
         if not chunks or not query.strip():
             return []
+        if mode == "lexical":
+            scores = self.bm25.scores(query)
+            return [Hit(chunk=chunks[i], score=float(scores[i]), dense=0.0, lexical=float(scores[i]))
+                    for i in np.argsort(-scores)[:k]]  # fmt: skip
         vector = self.embed_query(query) if vector is None else vector
+        if mode == "dense":
+            similarities, rows = self.snapshot.faiss_index.search(vector.reshape(1, -1), min(k, len(chunks)))
+            return [Hit(chunk=chunks[int(r)], score=float(s), dense=float(s), lexical=0.0)
+                    for s, r in zip(similarities[0], rows[0]) if r >= 0]  # fmt: skip
         lexical = self.bm25.scores(query)
         lexical_candidates = {int(row) for row in np.argsort(-lexical)[:CANDIDATES] if lexical[row] > 0}
         rows = np.fromiter(self._dense_candidates(vector) | lexical_candidates, dtype=np.int64)

@@ -227,6 +227,19 @@ def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, qu
     assert expected in hits[0].chunk.text
 
 
+@pytest.mark.integration
+def test_dense_and_lexical_modes_are_each_side_alone(seed_build, embedder):
+    retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
+    question = "Who went to The Hague instead of Albanese?"
+    dense = retriever.search(question, k=4, mode="dense")
+    lexical = retriever.search(question, k=4, mode="lexical")
+    assert len(dense) == len(lexical) == 4
+    assert all(h.lexical == 0.0 for h in dense) and all(h.dense == 0.0 for h in lexical)
+    assert [h.score for h in dense] == sorted((h.score for h in dense), reverse=True)
+    assert [h.lexical for h in lexical] == sorted((h.lexical for h in lexical), reverse=True)
+    assert "Albanese" in lexical[0].chunk.text
+
+
 @pytest.mark.unit
 def test_a_country_in_the_query_also_matches_its_cities():
     bm25 = BM25(
