@@ -64,6 +64,28 @@ class Retriever:
             )
             section.update(normalise(chunk.text))
 
+    # The corpus's vocabulary, for the answer judge: which words the sources use and how rare.
+
+    def variants(self, term: str) -> list[tuple[str, float]]:
+        """Index terms that `term` may stand for (itself, spelling variants, close misspellings),
+        each with its similarity; empty when the sources use nothing like it."""
+        return self.bm25.expand(term)
+
+    def knows(self, term: str) -> bool:
+        return term in self.bm25.postings
+
+    def rarity(self, term: str) -> float:
+        """The term's inverse document frequency; a term the sources never use counts as rarest."""
+        return self.bm25.idf(term if self.knows(term) else "")
+
+    def is_name(self, term: str) -> bool:
+        """Whether the sources write the term capitalised, as a name."""
+        return term in self.proper_terms
+
+    def section_words(self, doc_id: str, heading: str) -> set[str]:
+        """The terms of a whole section: every chunk under `heading` in the document, and the heading."""
+        return self.section_terms[(doc_id, heading)]
+
     def documents(self) -> list[Document]:
         return list(self.snapshot.documents.values())
 

@@ -84,7 +84,7 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, context_
     if chunk.id not in context_cache:
         context = term_set(f"{document.title}\n{chunk.heading}\n{chunk.text}")
         context_cache[chunk.id] = signals.coverage(profile.terms, context, retriever)
-    section = retriever.section_terms[(chunk.doc_id, chunk.heading)] | term_set(document.title)
+    section = retriever.section_words(chunk.doc_id, chunk.heading) | term_set(document.title)
     near = term_set(f"{document.title}\n{chunk.heading}\n{signals.window(document.text, candidate.span)}")
     share = signals.entity_share(profile.entities, near, retriever)
     sentence_terms = term_set(candidate.text)

@@ -188,7 +188,7 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
     unknown = tuple(
         stems[0]
         for stems in _asked_nouns(question)
-        if not any(m in retriever.bm25.postings for stem in stems for m, _ in retriever.bm25.expand(stem))
+        if not any(retriever.knows(m) for stem in stems for m, _ in retriever.variants(stem))
     )
     return QuestionProfile(
         answer_type,
@@ -254,8 +254,7 @@ def _asked_nouns(question: str) -> list[tuple[str, ...]]:
 
 def _looks_like_name(term: str, retriever: Retriever) -> bool:
     return any(
-        m in retriever.proper_terms and similarity >= NAME_SIMILARITY
-        for m, similarity in retriever.bm25.expand(term)
+        retriever.is_name(m) and similarity >= NAME_SIMILARITY for m, similarity in retriever.variants(term)
     )
 
 
@@ -288,7 +287,7 @@ def entity_share(
     if not entities:
         return NO_ENTITY_SHARE
     weights = [
-        max(retriever.bm25.idf(m) for stem in e for m, _ in retriever.bm25.expand(stem) or [(stem, 1)])
+        max(retriever.rarity(m) for stem in e for m, _ in retriever.variants(stem) or [(stem, 1)])
         for e in entities
     ]
     present = sum(w for e, w in zip(entities, weights) if found(e, context, retriever))
@@ -298,7 +297,7 @@ def entity_share(
 def found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> bool:
     """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
     cities; for a capital, its country (see `index.places`)."""
-    present = [any(m in context for m, _ in retriever.bm25.expand(stem)) for stem in alternatives]
+    present = [any(m in context for m, _ in retriever.variants(stem)) for stem in alternatives]
     if (
         len(alternatives) >= LONG_NAME
     ):  # "NATO–South Korea Defense Industry Consultative Group": not just "NATO"
@@ -313,9 +312,7 @@ def found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: R
 def coverage(terms: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> float:
     if not terms:
         return 1.0
-    weights = {
-        t: retriever.bm25.idf(t) if t in retriever.bm25.postings else retriever.bm25.idf("") for t in terms
-    }
+    weights = {t: retriever.rarity(t) for t in terms}
     present = sum(w for t, w in weights.items() if found((t,), context, retriever))
     return present / sum(weights.values())
 
