@@ -149,3 +149,8 @@ def test_every_answer_says_how_sure_it_is_and_every_refusal_why(answerer: Answer
     assert not answered.abstained and refused.abstained
     assert 0.0 < refused.confidence < answered.confidence <= 1.0
     assert sum(refused.abstain_reasons.values()) >= 1 and not answered.abstain_reasons
+
+
+def test_an_abbreviated_title_is_found_written_out(answerer: Answerer):
+    answer = answerer.answer("who went to the hague for australia instead of the PM")  # "Prime Minister"
+    assert not answer.abstained and "Richard Marles" in answer.citations[0].quote

@@ -95,6 +95,16 @@ DATE_EXPRESSION = re.compile(
     rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|"
     rf"rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b"
 )
+# Titles news writes out in full that questions abbreviate: "the PM" is found as "Prime Minister".
+ABBREVIATIONS = {
+    "pm": "prime minister",
+    "fm": "foreign minister",
+    "mp": "member of parliament",
+    "ceo": "chief executive",
+    "un": "united nations",
+    "eu": "european union",
+    "uk": "united kingdom",
+}
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
 _QUESTION_WORDS = {
     "why",
@@ -171,7 +181,8 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         words = match.group().split()
         if match.start() == 0 and words[0].lower() in _QUESTION_WORDS | STOPWORDS:
             words = words[1:]
-        stems = tuple(normalise(" ".join(words)))
+        name = " ".join(words)
+        stems = tuple(normalise(name)) + tuple(normalise(ABBREVIATIONS.get(name.lower(), "")))
         if stems:
             entities.append(stems)
     entity_stems = {s for e in entities for s in e}
