@@ -192,11 +192,11 @@ def select_sentences(evidence: list[Candidate], is_list: bool = False) -> list[C
 
 
 def rank_passages(hits: list[Hit], judgement: Judgement) -> list[tuple[Hit, float]]:
-    """The hits reordered by retrieval score plus the answer probability of their best sentence:
-    a passage holding the answer rises above one that only shares words with the question."""
+    """The hits reordered by retrieval score plus the judge's score of their best sentence: a
+    passage holding the answer rises above one that only shares words with the question."""
     best: dict[str, float] = {}
-    for candidate, probability in judgement.ranked:
-        best.setdefault(candidate.hit.chunk.id, probability)
+    for candidate, score in judgement.ranked:
+        best.setdefault(candidate.hit.chunk.id, score)
     scored = [(hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits]
     return sorted(scored, key=lambda pair: -pair[1])
 

@@ -27,7 +27,7 @@ class Passage(Frozen):
     source: str
     start: int
     end: int
-    score: float = Field(description="retrieval score plus the answer probability of its best sentence")
+    score: float = Field(description="retrieval score plus the judge's score of its best sentence")
 
 
 class Answer(Frozen):

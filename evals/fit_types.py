@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.judge.answer_types import NONE, TABLE_FILE, VECTORS_FILE, AnswerTypes, load_answer_types
-from bot.judge.question import analyse_many
+from bot.judge.question import QuestionAnalysis, analyse_many
 from index.embedding import Embedder
 from index.entities import find_entities
 
@@ -39,10 +39,9 @@ def fit_types(datasets_dir: Path, embedder: Embedder, questions: int) -> dict:
     fit, held_out = _sample(datasets_dir / DATA_FILE, questions)
     labelled_fit = _labelled(fit)
     counts: dict[str, Counter] = defaultdict(Counter)
-    for key, label in labelled_fit:
-        wh = key.split("|")[0]
-        counts[key][label] += 1
-        counts[f"{wh}|"][label] += 1
+    for analysis, label in labelled_fit:
+        counts[analysis.key][label] += 1
+        counts[f"{analysis.wh}|"][label] += 1
     keys = [k for k, c in counts.items() if k.endswith("|") or sum(c.values()) >= MIN_FOCUS_COUNT]
     focus_words = [k for k in keys if not k.endswith("|")]
     vectors = embedder.embed([k.split("|", 1)[1] for k in focus_words]).astype(np.float16)
@@ -76,7 +75,8 @@ def _sample(path: Path, questions: int) -> tuple[list[tuple], list[tuple]]:
     return fit, held_out
 
 
-def _labelled(rows: list[tuple]) -> list[tuple[str, str]]:
+def _labelled(rows: list[tuple]) -> list[tuple[QuestionAnalysis, str]]:
+    """Each question's analysis and the entity label of its answer."""
     analyses = analyse_many([r[1] for r in rows])
     windows = []
     for _, _, context, answer in rows:
@@ -84,7 +84,7 @@ def _labelled(rows: list[tuple]) -> list[tuple[str, str]]:
         windows.append((context[start : answer["answer_start"] + len(answer["text"]) + WINDOW],
                         answer["answer_start"] - start, len(answer["text"])))  # fmt: skip
     spans = find_entities([w[0] for w in windows])
-    return [(a.key, _answer_label(found, w[1], w[1] + w[2])) for a, found, w in zip(analyses, spans, windows)]
+    return [(a, _answer_label(found, w[1], w[1] + w[2])) for a, found, w in zip(analyses, spans, windows)]
 
 
 def _answer_label(entities, start: int, end: int) -> str:
@@ -100,12 +100,11 @@ def _answer_label(entities, start: int, end: int) -> str:
 
 def _held_out_report(types: AnswerTypes, rows: list[tuple], embedder: Embedder) -> dict:
     labelled = _labelled(rows)
-    analyses = analyse_many([r[1] for r in rows])
     table_p, wh_p, top = [], [], []
-    for analysis, (_, label) in zip(analyses, labelled):
+    for analysis, label in labelled:
         i = types.labels.index(label)
         p = types.distribution(analysis, embedder.embed)
-        prior = types.distribution(analysis.__class__(analysis.wh, "", ()), embedder.embed)
+        prior = types.distribution(QuestionAnalysis(analysis.wh, "", ()), embedder.embed)
         table_p.append(p[i])
         wh_p.append(prior[i])
         top.append(int(np.argmax(p)) == i)

@@ -52,7 +52,7 @@ class Judge:
             profile = profile.continuing(signals.profile_question(topic, retriever))
         analysis = analyse(question)
         probabilities = self.types.distribution(analysis, self.embedder.embed)
-        return Question(question, analysis, profile, dict(zip(self.types.labels, map(float, probabilities))))
+        return Question(analysis, profile, dict(zip(self.types.labels, map(float, probabilities))))
 
     def judge(
         self, question: Question, hits: list[Hit], vector: np.ndarray, retriever: Retriever
@@ -60,13 +60,12 @@ class Judge:
         """Every sentence of `hits` with the probability that it answers, and the decision."""
         if not question.profile.terms and not question.profile.entities:  # "and ?", "what are they?"
             return decide([], np.zeros((0, 0)), np.zeros(0), self.model.threshold, self.policy)
-        found = candidates(hits, retriever)
-        rows = feature_matrix(question, found, vector, retriever)
+        found, rows = judged_rows(question, hits, vector, retriever)
         probabilities = self.model.probabilities(rows) if len(rows) else np.zeros(0)
         return decide(found, rows, probabilities, self.model.threshold, self.policy)
 
 
 def judged_rows(question: Question, hits: list[Hit], vector, retriever: Retriever):
-    """The candidates and their feature rows, for fitting the model (`evals.fit_judge`)."""
+    """The candidates and their feature rows (what `evals.fit_judge` fits the model on)."""
     found = candidates(hits, retriever)
     return found, feature_matrix(question, found, vector, retriever)

@@ -47,7 +47,6 @@ FEATURES = (
 class Question:
     """Everything about the question the features need, computed once per question."""
 
-    text: str
     analysis: QuestionAnalysis
     profile: signals.QuestionProfile
     type_probabilities: dict[str, float]  # answer label -> probability
@@ -61,7 +60,7 @@ def feature_matrix(question: Question, found: list[Candidate], vector: np.ndarra
     top_lexical = max(c.hit.lexical for c in found) or 1.0
     last_rank = max(c.rank for c in found) or 1
     rows = []
-    context_cache: dict[str, float] = {}
+    passages: dict[str, tuple[float, bool]] = {}  # chunk id -> what depends on the passage alone
     for candidate, similarity in zip(found, similarities):
         rows.append(
             _row(
@@ -71,32 +70,30 @@ def feature_matrix(question: Question, found: list[Candidate], vector: np.ndarra
                 float(similarities.max()),
                 top_lexical,
                 last_rank,
-                context_cache,
+                passages,
                 retriever,
             )  # fmt: skip
         )
     return np.asarray(rows, dtype=np.float32)
 
 
-def _row(question, candidate, similarity, best, top_lexical, last_rank, context_cache, retriever) -> list:
+def _row(question, candidate, similarity, best, top_lexical, last_rank, passages, retriever) -> list:
     profile, chunk = question.profile, candidate.hit.chunk
     document = retriever.document(chunk.doc_id)
-    if chunk.id not in context_cache:
-        context = term_set(f"{document.title}\n{chunk.heading}\n{chunk.text}")
-        context_cache[chunk.id] = signals.coverage(profile.terms, context, retriever)
-    section = retriever.section_words(chunk.doc_id, chunk.heading) | term_set(document.title)
+    if chunk.id not in passages:
+        passages[chunk.id] = _passage_signals(profile, chunk, document, retriever)
+    context_coverage, entities_found = passages[chunk.id]
     near = term_set(f"{document.title}\n{chunk.heading}\n{signals.window(document.text, candidate.span)}")
     share = signals.entity_share(profile.entities, near, retriever)
     sentence_terms = term_set(candidate.text)
     coverage = signals.coverage(profile.terms, term_set(f"{chunk.heading}\n{candidate.text}"), retriever)
     new = new_entity_labels(candidate, question.analysis, document.text)
     names_here = signals.names_in(profile, sentence_terms, retriever)
-    entities_found = all(signals.found(e, section, retriever) for e in profile.entities)
     reason = profile.answer_type == "reason" and bool(signals.REASON_CUE.search(candidate.text))
     opinion = profile.wants_opinion and bool(signals.ATTRIBUTED.search(candidate.text))
     other_role = signals.names_other_role(profile.role, sentence_terms)
     counts = signals.counts(profile.counted, candidate.text, retriever)
-    support = rules.rule_support(similarity, coverage, context_cache[chunk.id], share, reason, opinion)
+    support = rules.rule_support(similarity, coverage, context_coverage, share, reason, opinion)
     rule_answers = (
         entities_found
         and share >= signals.MIN_ENTITY_SHARE
@@ -114,7 +111,7 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, context_
         candidate.hit.lexical / top_lexical,
         candidate.rank / last_rank,
         coverage,
-        context_cache[chunk.id],
+        context_coverage,
         share,
         float(entities_found),
         min(3, names_here) / 3,
@@ -130,6 +127,15 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, context_
         support,
         float(rule_answers),
     ]
+
+
+def _passage_signals(profile: signals.QuestionProfile, chunk, document, retriever) -> tuple[float, bool]:
+    """The coverage of the question's words by the passage and its title, and whether every name
+    of the question is in the passage's section: the same for every sentence of the passage."""
+    context = term_set(f"{document.title}\n{chunk.heading}\n{chunk.text}")
+    section = retriever.section_words(chunk.doc_id, chunk.heading) | term_set(document.title)
+    found = all(signals.found(e, section, retriever) for e in profile.entities)
+    return signals.coverage(profile.terms, context, retriever), found
 
 
 def new_entity_labels(candidate: Candidate, analysis: QuestionAnalysis, text: str) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from bot.judge.signals import DATE_EXPRESSION, QuestionProfile
+from bot.judge.signals import DATE_EXPRESSION, MONTHS, NUMBER_WORDS_COUNTING, QuestionProfile
 from index.lexical import normalise
 from index.places import is_place
 
@@ -28,24 +28,19 @@ STRONG_SIMILARITY = 0.54
 ENTITY_SIMILARITY = 0.48  # enough for a sentence that itself names one of the question's entities
 REASON_BONUS = 0.15
 OPINION_BONUS = 0.15
-_NUMBER_WORDS = (
-    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-    "sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen|half|twice|double|percent"
-)
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_NUMBER_WORDS_COUNTING = _NUMBER_WORDS.rsplit("|half", 1)[0]
+_NUMBER_WORDS = NUMBER_WORDS_COUNTING + "|half|twice|double|percent"
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _TIME_UNITS = r"(days?|weeks?|months?|years?|decades?|centuries|century)"
 # A span of time: "since October 2024", "for three years", "from 2010 to 2019"; not a date alone.
 _HAS_DURATION = re.compile(
-    rf"(?i:\b(since|until|till)\b|\bfrom (\d|{_MONTHS})[^.]{{0,20}}\b(to|"
-    rf"until) (\d|{_MONTHS})|\b(\d[\d.,]*|{_NUMBER_WORDS_COUNTING}|several|"
+    rf"(?i:\b(since|until|till)\b|\bfrom (\d|{MONTHS})[^.]{{0,20}}\b(to|"
+    rf"until) (\d|{MONTHS})|\b(\d[\d.,]*|{NUMBER_WORDS_COUNTING}|several|"
     rf"many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)"
 )
 # A date, or a time relative to one: "in the next four to seven years", "three days before the summit"
 # ("in the past two decades" is a span, not a point in time).
 _HAS_DATE = re.compile(
-    rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b|(?i:\b(days?|weeks?|months?|"
+    rf"\b(1[89]\d\d|20\d\d|{MONTHS})\b|(?i:\b(days?|weeks?|months?|"
     rf"years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within) the (next|"
     rf"coming) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)"
 )

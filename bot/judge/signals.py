@@ -54,7 +54,7 @@ _PERSON_Q = re.compile(
     r"^\s*(who|whom)\b|\bwhich (minister|leader|official|person|politician|president|expert|analyst)\b", re.I
 )
 _REASON_Q = re.compile(r"\b(why|what made|what caused|how come|reason)\b", re.I)
-_NUMBER_WORDS_COUNTING = (
+NUMBER_WORDS_COUNTING = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
     r"hundred|thousand|million|billion|dozen"
@@ -86,13 +86,13 @@ _WHEN_QUALIFIERS = {
 }
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _COUNT = re.compile(
-    rf"(?:\d[\d.,]*|\b(?:{_NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{_NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})",
+    rf"(?:\d[\d.,]*|\b(?:{NUMBER_WORDS_COUNTING})\b)(?:[\s-]+(?:{NUMBER_WORDS_COUNTING})\b)*(?P<after>(?:[\s().-]+[^\W\d_]+){{0,4}})",
     re.I,
 )
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # A date ("June 24th and 25th June 2025", "since 2022") is not the quantity a "how many" asks for.
 DATE_EXPRESSION = re.compile(
-    rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})(\s+\d{{1,2}}(st|nd|"
+    rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+)?({MONTHS})(\s+\d{{1,2}}(st|nd|"
     rf"rd|th)?\b)?|\b\d{{1,2}}(st|nd|rd|th)\b|\b(1[89]|20)\d\d\b"
 )
 # Titles news writes out in full that questions abbreviate: "the PM" is found as "Prime Minister".
