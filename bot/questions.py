@@ -12,6 +12,9 @@ _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.D
 _TAG = re.compile(r"<[^>]{0,200}>")
 _MARKDOWN = re.compile(r"[*_`~#>|\[\]]+|\]\([^)]*\)")
 _SPACE = re.compile(r"\s+")
+# Control characters and lone surrogates (from undecodable command-line bytes or a hostile client):
+# they are not text, and the tokenizer raises on a surrogate.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+(?=[?.!,;:])")
 
 
@@ -26,7 +29,8 @@ def clean_question(raw: str, max_chars: int) -> str:
             f"That question is {len(raw):,} characters long; please keep it under {max_chars:,} characters "
             "and ask one thing at a time."
         )
-    plain = _MARKDOWN.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", html.unescape(raw or ""))))
+    unescaped = _NOT_TEXT.sub(" ", html.unescape(raw or ""))
+    plain = _MARKDOWN.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", unescaped)))
     text = _SPACE_BEFORE_PUNCTUATION.sub("", _SPACE.sub(" ", plain)).strip()
     if not text:
         raise BadQuestion(

@@ -14,7 +14,7 @@ from bot.generative import ChatClient
 from bot.settings import AnswerSettings, LlmSettings, TelegramSettings
 from index.build import BuildSettings, rebuild
 from index.embedding import Embedder, SentenceTransformerEmbedder, cached_embedder
-from index.errors import IndexStoreError
+from index.errors import IndexStoreError, IndexWriteFailed
 from index.retriever import LiveIndex
 from index.settings import IndexSettings
 from index.status import index_status
@@ -52,10 +52,14 @@ def update_index(build: BuildSettings, embedder: Embedder, announce: Callable[[s
     announce("Building the index (first use)..." if first else "Sources changed; updating the index...")
     try:
         report = rebuild(build, embedder)
-    except OSError as exc:
+    except (OSError, IndexWriteFailed) as exc:
+        if isinstance(exc, IndexWriteFailed):
+            problem = exc.problem
+        else:
+            problem = f"could not update the index in {build.index_dir} ({exc.strerror})"
         if first:
-            raise IndexStoreError(f"cannot build the index in {build.index_dir}: {exc.strerror}") from None
-        announce(f"warning: could not update the index ({exc.strerror}); answering from the previous one")
+            raise IndexStoreError(problem) from None
+        announce(f"warning: {problem}; answering from the previous one")
         return
     for skipped in report.skipped:
         announce(f"skipped {skipped['path']}: {skipped['reason']}")

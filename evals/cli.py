@@ -1,4 +1,4 @@
-"""`python -m evals run|squad|import-feedback|fit-types|fit-judge|peers|bench`: measure the bot."""
+"""`python -m evals run|squad|import-feedback|fit-types|fit-judge|peers|bench|faults`: measure the bot."""
 
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     bench.add_argument("--out", type=Path, default=Path("bench.json"))
     bench.set_defaults(run=run_bench)
+    faults = commands.add_parser("faults", help="kill, fill, flood and fuzz a copy of the seed index")
+    faults.add_argument("--seed", type=int, default=0)
+    faults.add_argument("--budget", type=float, default=240.0, help="seconds for the timed parts")
+    faults.add_argument("--out", type=Path, default=DEFAULT_OUT / "faults")
+    faults.set_defaults(run=run_faults)
     return parser
 
 
@@ -184,3 +189,26 @@ def run_bench(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.bench import run_bench as bench
 
     return bench(settings, quick=args.quick, out=args.out)
+
+
+def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:
+    import tempfile
+
+    from evals.dataset import DEFAULT_PATH
+    from evals.faults.suite import timed_suite
+    from index.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(settings.index.model)
+    with tempfile.TemporaryDirectory(prefix="ragbot-faults-") as work:
+        passed, table = timed_suite(
+            Path(work) / "w",
+            settings.index.sources_dir,
+            DEFAULT_PATH,
+            embedder,
+            args.seed,
+            args.budget,
+            args.out,
+        )
+    print(table)
+    print(f"report in {args.out / 'faults.json'}")
+    return 0 if passed else 1

@@ -22,6 +22,7 @@ from index.sources import load_documents
 from index.store import (
     Manifest,
     Snapshot,
+    clear_unfinished,
     load_snapshot,
     new_version,
     publish,
@@ -83,6 +84,7 @@ def rebuild(
 
 def _rebuild(settings: BuildSettings, embedder: Embedder, full: bool, progress: bool) -> BuildReport:
     started = time.perf_counter()
+    clear_unfinished(settings.index_dir)
     documents, skipped = load_documents(settings.sources_dir)
     previous = None if full else _previous_snapshot(settings, embedder)
     old_hashes = previous.manifest.documents if previous else {}

@@ -12,15 +12,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from index.errors import SourceUnreadable
-from index.loaders import SUPPORTED_SUFFIXES, load_text
+from index.loaders import SUPPORTED_SUFFIXES, load_text, size_limit
 from index.models import Document
 
 log = logging.getLogger(__name__)
 
 METADATA_SUFFIX = ".meta.toml"
 METADATA_FIELDS = ("title", "publisher", "author", "date", "url", "language")
-# A news article is well under 1 MB; a 50 MB one-line file once needed 6 GB to build.
-MAX_SOURCE_BYTES = 20 * 2**20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -99,9 +97,12 @@ def _read_source(path: Path) -> tuple[bytes, bytes | None]:
     metadata_path = path.with_name(path.name + METADATA_SUFFIX)
     try:  # the file may have been deleted or moved since the folder was listed
         size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            limit = MAX_SOURCE_BYTES // 2**20
-            raise SourceUnreadable(f"{size / 2**20:.0f} MB is over the {limit} MB limit per source")
+        limit = size_limit(path)
+        if size > limit:
+            kind = path.suffix.lower().lstrip(".") or "source"
+            raise SourceUnreadable(
+                f"{size / 2**20:.1f} MB is over the {limit // 2**20} MB limit per {kind} file"
+            )
         if metadata_path.is_symlink():
             raise SourceUnreadable("its metadata file is a symbolic link; only regular files are read")
         data = path.read_bytes()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -30,8 +31,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from index.ann import set_search_depth
 from index.entities import EntitySpan
-from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt
+from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
 from index.models import Chunk, Document
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 KEEP_SNAPSHOTS = 3
@@ -105,17 +108,36 @@ def new_version() -> str:
 def write_snapshot(index_dir: Path, manifest: Manifest, snapshot: Snapshot) -> Path:
     """Write all files of a snapshot into a temporary folder, then rename it into place."""
     versions = index_dir / "versions"
-    versions.mkdir(parents=True, exist_ok=True)
     staging = versions / f".staging-{manifest.version}"
-    staging.mkdir()
     try:
+        versions.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
         _write_files(staging, manifest, snapshot)
-    except BaseException:  # a full disk, an interrupt: leave nothing half-written behind
+        final = versions / manifest.version
+        os.rename(staging, final)
+    except (OSError, RuntimeError) as exc:  # numpy raises OSError on a full disk, FAISS RuntimeError
+        shutil.rmtree(staging, ignore_errors=True)
+        raise IndexWriteFailed(f"could not write the index in {index_dir} ({_why(exc)})") from None
+    except BaseException:  # an interrupt: leave nothing half-written behind
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    final = versions / manifest.version
-    os.rename(staging, final)
     return final
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, OSError):  # numpy's short write, with no errno: the disk filled up
+        return "a short write: the disk is full"
+    return "FAISS could not write its file: is the disk full?"
+
+
+def clear_unfinished(index_dir: Path) -> None:
+    """Remove the staging folders of builds that died (kill -9, power loss). Call it holding the build
+    lock: no other build can be writing one, and on a nearly full disk they hold the space needed."""
+    for staging in (index_dir / "versions").glob(".staging-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+        log.warning("removed %s, left by a build that did not finish", staging.name)
 
 
 def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
@@ -137,10 +159,15 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
 def publish(index_dir: Path, version: str) -> None:
     """Point CURRENT at `version` atomically, then drop snapshots nobody should need."""
     pointer = index_dir / "CURRENT.tmp"
-    pointer.write_text(version + "\n", encoding="utf-8")
-    with open(pointer, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(pointer, index_dir / "CURRENT")
+    try:
+        pointer.write_text(version + "\n", encoding="utf-8")
+        with open(pointer, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer, index_dir / "CURRENT")
+    except OSError as exc:
+        pointer.unlink(missing_ok=True)
+        shutil.rmtree(index_dir / "versions" / version, ignore_errors=True)  # never named: unused
+        raise IndexWriteFailed(f"could not publish the index in {index_dir} ({_why(exc)})") from None
     _prune(index_dir / "versions", keep=version)
 
 
@@ -231,6 +258,3 @@ def _prune(versions: Path, keep: str) -> None:
     for old in finished[:-KEEP_SNAPSHOTS]:
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
-    for staging in versions.glob(".staging-*"):
-        if time.time() - staging.stat().st_mtime > 3600:  # left by a crashed build long ago
-            shutil.rmtree(staging, ignore_errors=True)

@@ -437,14 +437,17 @@ def test_a_build_that_cannot_write_leaves_the_old_index_answering(fresh_build: B
 
 @pytest.mark.unit
 def test_an_oversized_source_is_skipped_unread(tmp_path):
-    from index.sources import MAX_SOURCE_BYTES
+    from index.loaders import MAX_HTML_BYTES, MAX_SOURCE_BYTES
 
-    with open(tmp_path / "huge.txt", "wb") as handle:
-        handle.truncate(MAX_SOURCE_BYTES + 1)  # sparse: costs no disk
+    for name, size in (("huge.txt", MAX_SOURCE_BYTES + 1), ("huge.html", MAX_HTML_BYTES + 1)):
+        with open(tmp_path / name, "wb") as handle:
+            handle.truncate(size)  # sparse: costs no disk
     (tmp_path / "ok.txt").write_text("A normal article.\n", encoding="utf-8")
     documents, skipped = load_documents(tmp_path)
     assert [d.id for d in documents] == ["ok.txt"]
-    assert skipped[0].path == "huge.txt" and "limit per source" in skipped[0].reason
+    reasons = {s.path: s.reason for s in skipped}
+    assert "20 MB limit per txt file" in reasons["huge.txt"]
+    assert "3 MB limit per html file" in reasons["huge.html"]
 
 
 @pytest.mark.integration
@@ -474,3 +477,26 @@ def test_a_stray_quote_mark_neither_merges_a_text_into_one_sentence_nor_slows_th
     spans = split_sentences(text)
     assert time.perf_counter() - started < 2.0
     assert len(spans) > 19_000
+
+
+@pytest.mark.unit
+def test_a_pdf_that_overflows_the_parser_is_a_skipped_file(tmp_path):
+    from evals.faults.fuzz import NESTED_ARRAYS_PDF, pdf_file
+
+    (tmp_path / "nested.pdf").write_bytes(NESTED_ARRAYS_PDF)  # pypdf recurses once per array
+    (tmp_path / "plain.pdf").write_bytes(pdf_file(b"BT /F1 12 Tf 72 700 Td (The frigate budget grew.) Tj ET"))
+    documents, skipped = load_documents(tmp_path)
+    assert [d.text for d in documents] == ["The frigate budget grew."]
+    assert [(s.path, s.reason) for s in skipped] == [("nested.pdf", "could not be read (RecursionError)")]
+
+
+@pytest.mark.integration
+def test_a_build_clears_what_a_killed_build_left_half_written(fresh_build: BuildSettings, embedder):
+    rebuild(fresh_build, embedder)
+    dead = fresh_build.index_dir / "versions" / ".staging-20250101T000000-1-000001"
+    dead.mkdir()
+    (dead / "chunk_vectors.npy").write_bytes(b"\0" * 10_000)
+    (fresh_build.sources_dir / "new.txt").write_text("A new note about frigates.\n", encoding="utf-8")
+    rebuild(fresh_build, embedder)
+    assert not dead.exists()
+    assert "new.txt" in load_snapshot(fresh_build.index_dir).documents

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.unit
         ("<script>alert(1)</script>Who went?", "Who went?"),
         ("**Who** _went_?", "Who went?"),
         ("Who &amp; why?", "Who & why?"),
+        ("Who\x1b[2J went\udcff\ud800?\x00", "Who 2J went?"),
     ],
 )
 def test_questions_are_cleaned_to_plain_text(raw, expected):
