@@ -42,9 +42,10 @@ def when_published(index: Path, before: str | None, elapsed: float) -> bool:
 def kill_builds(work: Workspace, rng: random.Random, budget: float) -> Part:
     """Kill builds until `budget` seconds are spent, cycling through the stage triggers and times."""
     part, started = Part("kills"), time.perf_counter()
-    duration = _undisturbed_build(work, part, round_number=0)
+    _undisturbed_build(work, part, round_number=0)  # the first also exports the ONNX query encoder
+    duration = _undisturbed_build(work, part, round_number=1)
     stages: list[tuple[str, Trigger]] = [("staging", when_staging_appears), ("published", when_published)]
-    round_number = 1
+    round_number = 2
     while time.perf_counter() - started < budget:
         if stages and round_number % 2:
             label, trigger = stages.pop(0)
