@@ -23,6 +23,8 @@ from bot.generative import (
     check_sentences,
 )
 from bot.judge import Candidate, Judge, Judgement
+from bot.language import ENGLISH, detect
+from bot.messages import say
 from bot.models import Answer, Citation, Passage
 from bot.questions import clean_question
 from index.lexical import term_set
@@ -37,7 +39,6 @@ ENUMERATION_GAP = 2  # sentences allowed between "First, ..." and "Second, ..."
 MAX_LIST_SENTENCES = 4
 DUPLICATE_OVERLAP = 0.7
 RELATED_SIMILARITY = 0.25  # a hit this close is named as related when abstaining
-ABSTAIN_TEXT = "The sources don't say."
 _ANNOUNCES_LIST = re.compile(r"\b(two|three|four|five|several|following)\b[^.]*[:.]$", re.I)
 _ENUMERATED = re.compile(r"^(First|Second|Third|Fourth|Fifth|Finally|Lastly)\b")
 
@@ -78,8 +79,13 @@ class Answerer:
         Bad questions do not raise: the answer carries the problem as its text.
         """
         started = time.perf_counter()
+        language = detect(question[: self.options.max_question_chars])
         try:
-            cleaned = clean_question(question, self.options.max_question_chars)
+            cleaned = clean_question(question, self.options.max_question_chars, language)
+            resolved = resolve_followup(cleaned, previous)
+            retriever = self.live_index.retriever()  # one snapshot for the whole question
+            if language != ENGLISH and not retriever.multilingual:
+                raise BadQuestion(say("english_only", language))
         except BadQuestion as problem:
             return Answer(
                 question=question,
@@ -87,19 +93,28 @@ class Answerer:
                 answer=str(problem),
                 abstained=True,
                 problem=str(problem),
+                language=language,
             )
-        resolved = resolve_followup(cleaned, previous)
-        retriever = self.live_index.retriever()  # one snapshot for the whole question
-        answer = self._answer_from(retriever, question, resolved)
+        answer = self._answer_from(retriever, question, resolved, language)
         return answer.model_copy(update={"seconds": round(time.perf_counter() - started, 4)})
 
-    def _answer_from(self, retriever: Retriever, question: str, followup: Resolved) -> Answer:
-        resolved = followup.question
+    def _judged(self, retriever: Retriever, followup: Resolved, language: str) -> tuple[list[Hit], Judgement]:
+        """The passages found and the judgement of their sentences, in the question's language."""
+        k = self.options.top_k
+        if language != ENGLISH:
+            vector = retriever.embed_query_across_languages(followup.question)
+            hits = retriever.search_across_languages(vector, k=k)
+            return hits, self.judge.judge_across_languages(
+                followup.question, language, hits, vector, retriever
+            )
         vector = retriever.embed_query(followup.search_text)
-        hits = retriever.search(followup.search_text, k=self.options.top_k, vector=vector)
-        judgement = self.judge.judge(
-            self.judge.read(resolved, retriever, followup.topic), hits, vector, retriever
-        )
+        hits = retriever.search(followup.search_text, k=k, vector=vector)
+        question = self.judge.read(followup.question, retriever, followup.topic)
+        return hits, self.judge.judge(question, hits, vector, retriever)
+
+    def _answer_from(self, retriever: Retriever, question: str, followup: Resolved, language: str) -> Answer:
+        resolved = followup.question
+        hits, judgement = self._judged(retriever, followup, language)
         passages = [
             Passage(source=hit.chunk.doc_id, start=hit.chunk.start, end=hit.chunk.end, score=round(score, 4))
             for hit, score in rank_passages(hits, judgement)
@@ -111,10 +126,12 @@ class Answerer:
             index_version=retriever.version,
             confidence=round(judgement.confidence, 4),
             passages=passages,
+            language=language,
         )
         if not judgement.answers:
             related = _related_titles(retriever, hits)
-            text = ABSTAIN_TEXT + (f" The closest sources: {'; '.join(related)}." if related else "")
+            closest = say("closest", language, titles="; ".join(related)) if related else ""
+            text = f"{say('abstain', language)} {closest}".strip()
             reasons = dict(judgement.reasons)
             return Answer(
                 **base, answer=text, abstained=True, related_sources=related, abstain_reasons=reasons

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from bot.errors import BotError
+from bot.messages import say
 from bot.models import Answer
 from bot.wiring import AppSettings, make_answerer
 from index.cli import run_subcommand
@@ -75,8 +76,10 @@ def run_serve(args: argparse.Namespace, settings: AppSettings) -> int:
 def format_text(answer: Answer) -> str:
     """The answer and a numbered Sources list, for a terminal."""
     lines = [answer.answer]
+    if answer.citations and say("quoted_as_written", answer.language):
+        lines.append(say("quoted_as_written", answer.language))
     if answer.citations:
-        lines.append("\nSources:")
+        lines.append(f"\n{say('sources', answer.language)}:")
     for c in answer.citations:
         meta = ", ".join(part for part in (c.publisher, c.date, c.url) if part)
         lines.append(f"[{c.n}] {c.title} ({meta}) — {c.source}, chars {c.start}-{c.end}\n    “{c.quote}”")

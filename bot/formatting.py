@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 
+from bot.messages import say
 from bot.models import Answer, Citation
 
 TELEGRAM_LIMIT = 4096
@@ -48,9 +49,10 @@ def to_telegram_html(answer: Answer) -> list[str]:
     """HTML messages, each under Telegram's 4,096 characters."""
     if not answer.citations:
         return [html.escape(answer.answer, quote=False)[:SAFE_LIMIT]]
+    header = f"{_note(answer)}\n\n<b>{say('sources', answer.language)}</b>\n"
     return _pack(
         [(html.escape(text, quote=False), _html_footnote(c)) for text, c in _pieces(answer)],
-        sources_header="\n\n<b>Sources</b>\n",
+        sources_header=header,
     )
 
 
@@ -58,7 +60,14 @@ def to_plain_text(answer: Answer) -> list[str]:
     """The same messages without markup, for when Telegram rejects the HTML."""
     if not answer.citations:
         return [answer.answer[:SAFE_LIMIT]]
-    return _pack([(text, _plain_footnote(c)) for text, c in _pieces(answer)], sources_header="\n\nSources\n")
+    header = f"{_note(answer)}\n\n{say('sources', answer.language)}\n"
+    return _pack([(text, _plain_footnote(c)) for text, c in _pieces(answer)], sources_header=header)
+
+
+def _note(answer: Answer) -> str:
+    """For a question in another language: the quotes are as the sources wrote them (not translated)."""
+    note = say("quoted_as_written", answer.language)
+    return f" {html.escape(note, quote=False)}" if note else ""
 
 
 def _pack(pieces: list[tuple[str, str]], sources_header: str) -> list[str]:

@@ -55,3 +55,6 @@ class Answer(Frozen):
     drop_reasons: dict[str, int] = {}
     seconds: float = 0.0
     problem: str | None = Field(default=None, description="set when the question itself could not be used")
+    language: str = Field(
+        default="en", description="the question's language (ISO 639-1): the bot's own words are in it"
+    )

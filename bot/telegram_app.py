@@ -39,6 +39,7 @@ from bot.errors import ConfigError
 from bot.feedback import FeedbackStore
 from bot.formatting import to_plain_text, to_telegram_html
 from bot.limits import AccessList, RateLimiter
+from bot.messages import say
 from bot.models import Answer
 from bot.settings import TelegramSettings
 from index.build import BuildSettings
@@ -280,12 +281,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = update.effective_message
     if message is None or not await _admitted(update, context):
         return
-    text = (
-        "Ask a question in plain English. Every sentence of my answer quotes a source, marked [n]; "
-        "the Sources below it show the exact passage. If the sources don't say, I tell you so.\n"
-        'Reply to one of my answers to ask a follow-up ("and Ishiba?"). /sources lists the documents.'
-    )
-    await _send(message.reply_text, text)
+    user = update.effective_user
+    language = (user.language_code or "en").split("-")[0] if user else "en"  # Telegram's app language
+    await _send(message.reply_text, say("help", language))
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

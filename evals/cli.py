@@ -1,4 +1,4 @@
-"""`python -m evals run|squad|import-feedback|fit-types|fit-judge|peers|bench|faults`: measure the bot."""
+"""`python -m evals <command>`: measure the bot (run, squad, fitting, peers, bench, faults)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     judge.add_argument("--questions", type=int, default=4000, help="questions sampled (seeded)")
     judge.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the SQuAD index is built")
     judge.set_defaults(run=run_fit_judge)
+    crosslingual = commands.add_parser(
+        "fit-crosslingual", help="fit the judge for questions in other languages (multilingual-fit.jsonl)"
+    )
+    crosslingual.set_defaults(run=run_fit_crosslingual)
     peers = commands.add_parser("peers", help="retrieval beside txtai on SQuAD and RealTime QA")
     peers.add_argument("--squad-questions", type=int, default=1000, help="answerable SQuAD questions sampled")
     peers.add_argument("--out", type=Path, default=DEFAULT_OUT / "peers")
@@ -189,6 +193,19 @@ def run_bench(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.bench import run_bench as bench
 
     return bench(settings, quick=args.quick, out=args.out)
+
+
+def run_fit_crosslingual(args: argparse.Namespace, settings: AppSettings) -> int:
+    from bot.wiring import make_answerer
+    from evals.fit_crosslingual import fit_crosslingual
+
+    answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
+    retriever = answerer.live_index.retriever()
+    if not retriever.multilingual:
+        raise EvalError("the index has no multilingual vectors: unset RAGBOT_MULTILINGUAL=false and rebuild")
+    about = fit_crosslingual(retriever, answerer.judge, settings.index.sources_dir)
+    print(json.dumps(about, indent=1, ensure_ascii=False))
+    return 0
 
 
 def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:

@@ -18,6 +18,7 @@ from index.entities import ANNOTATOR, EntitySpan, find_entities
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.lock import build_lock
 from index.models import BuildReport, Chunk, Document
+from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
 from index.sources import load_documents
 from index.store import (
     Manifest,
@@ -43,6 +44,12 @@ class BuildSettings:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     index_type: str = "auto"
+    multilingual: bool = True  # also embed every sentence with the multilingual encoder
+
+
+def wanted_multilingual(settings: BuildSettings) -> str:
+    """The multilingual encoder the index should record, or '' when it is off."""
+    return MULTILINGUAL_MODEL if settings.multilingual else ""
 
 
 def chunk_embedding_text(chunk: Chunk) -> str:
@@ -92,7 +99,8 @@ def _rebuild(settings: BuildSettings, embedder: Embedder, full: bool, progress: 
     added = sorted(set(new_hashes) - set(old_hashes))
     removed = sorted(set(old_hashes) - set(new_hashes))
     updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
-    if previous and not (added or removed or updated):
+    same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
+    if previous and same_encoders and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], 0, 0, False, started)
     snapshot, embedded = _assemble(settings, embedder, documents, previous, progress)
     manifest = snapshot.manifest
@@ -137,6 +145,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
     chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
     sentence_vectors, sentence_embedded = _vectors_for(sentence_texts, cache, embedder, progress, "sentences")
     entities = _entities_for(documents, previous)
+    multilingual = _multilingual_vectors(settings, by_id, sentence_rows, previous, progress)
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
         version=new_version(),
@@ -147,12 +156,21 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         chunk_overlap=settings.chunk_overlap,
         index_type=index_type,
         annotator=ANNOTATOR,
+        multilingual=wanted_multilingual(settings),
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )
     faiss_index = build_faiss_index(chunk_vectors, index_type)
     snapshot = Snapshot(
-        manifest, by_id, chunks, chunk_vectors, sentence_vectors, faiss_index, entities, sentence_rows
+        manifest,
+        by_id,
+        chunks,
+        chunk_vectors,
+        sentence_vectors,
+        faiss_index,
+        entities,
+        sentence_rows,
+        multilingual,
     )
     return snapshot, (chunk_embedded, sentence_embedded)
 
@@ -166,6 +184,21 @@ def _entities_for(documents: list[Document], previous: Snapshot | None) -> dict[
     new = [d for d in documents if d.id not in entities]
     entities.update(zip((d.id for d in new), find_entities([d.text for d in new])))
     return {d.id: entities[d.id] for d in documents}
+
+
+def _multilingual_vectors(settings, documents, sentence_rows, previous, progress) -> np.ndarray | None:
+    """Every sentence by the multilingual encoder (its bare text), reusing the previous snapshot's."""
+    if not settings.multilingual:
+        return None
+    texts = [documents[d].text[s:e] for d, s, e in sentence_rows]
+    cache = {}
+    if previous is not None and previous.sentence_vectors_xl is not None:
+        old = [previous.documents[d].text[s:e] for d, s, e in previous.sentence_rows]
+        cache = {_text_key(t): previous.sentence_vectors_xl[row] for row, t in enumerate(old)}
+    unknown = any(_text_key(t) not in cache for t in texts)
+    encoder = multilingual_encoder() if unknown else None  # loading it takes seconds: only when needed
+    vectors, _ = _vectors_for(texts, cache, encoder, progress, "multilingual sentences")
+    return vectors
 
 
 def _text_key(text: str) -> str:

@@ -21,6 +21,7 @@ from index.entities import EntitySpan
 from index.errors import IndexStoreError
 from index.lexical import BM25, normalise, proper_terms
 from index.models import Chunk, Document, Hit, Span
+from index.multilingual import multilingual_encoder
 from index.store import Snapshot, current_version, load_snapshot
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Retriever:
             [[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]
         ).astype(np.int64)
         self._entity_starts: dict[str, list[int]] = {}
+        self._hubness: np.ndarray | None = None
         self._document_sentences: dict[str, list[tuple[int, int]]] = {}
         self._chunks_by_document: dict[str, list[Chunk]] = {}
         for chunk in snapshot.chunks:
@@ -96,6 +98,48 @@ class Retriever:
         """Cosine of `vector` and each sentence (by its span in the document)."""
         rows = [self.snapshot.sentence_rows[(doc_id, s.start, s.end)] for s in spans]
         return self.snapshot.sentence_vectors[rows] @ vector
+
+    # Questions in other languages: the multilingual encoder's sentence vectors (see `index.multilingual`).
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether this index can answer questions in other languages than its sources'."""
+        return self.snapshot.sentence_vectors_xl is not None
+
+    def embed_query_across_languages(self, question: str) -> np.ndarray:
+        return multilingual_encoder().query(question)
+
+    def search_across_languages(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The `k` chunks whose best sentence is nearest to a multilingual query vector. Dense only:
+        the question's words are in another language than the sources', so BM25 has nothing to match."""
+        assert self.snapshot.sentence_vectors_xl is not None, "check `multilingual` first"
+        if not self.snapshot.chunks:
+            return []
+        sentence_scores = self._across_languages(np.arange(len(self.snapshot.sentence_vectors_xl)), vector)
+        per_chunk = np.maximum.reduceat(
+            sentence_scores[self._sentence_rows_flat], self._sentence_offsets[:-1]
+        )
+        best = np.argsort(-per_chunk, kind="stable")[:k]
+        chunks = self.snapshot.chunks
+        return [
+            Hit(chunk=chunks[i], score=float(per_chunk[i]), dense=float(per_chunk[i]), lexical=0.0)
+            for i in best
+        ]
+
+    def sentence_similarities_across_languages(
+        self, doc_id: str, spans: list[Span], vector: np.ndarray
+    ) -> np.ndarray:
+        """Similarity of a multilingual query vector and each sentence (see `_across_languages`)."""
+        rows = [self.snapshot.sentence_rows[(doc_id, s.start, s.end)] for s in spans]
+        return self._across_languages(np.asarray(rows, dtype=np.int64), vector)
+
+    def _across_languages(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Cosine minus half the sentence's hubness (CSLS; see `index.multilingual`)."""
+        vectors = self.snapshot.sentence_vectors_xl
+        assert vectors is not None, "check `multilingual` first"
+        if self._hubness is None:  # once per snapshot, at its first question in another language
+            self._hubness = multilingual_encoder().hubness(np.asarray(vectors))
+        return vectors[rows] @ vector - self._hubness[rows] / 2
 
     def sentences_after(self, doc_id: str, position: int) -> list[tuple[int, int]]:
         """(start, end) of the document's indexed sentences that start at or after `position`."""

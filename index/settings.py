@@ -29,9 +29,15 @@ class IndexSettings(BaseSettings):
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=100, le=8000)
     chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=5)
     index_type: str = "auto"
+    multilingual: bool = Field(True, description="embed sentences for questions in other languages")
 
     def build_settings(self) -> BuildSettings:
         """What the build needs of these settings."""
         return BuildSettings(
-            self.sources_dir, self.index_dir, self.chunk_size, self.chunk_overlap, self.index_type
+            self.sources_dir,
+            self.index_dir,
+            self.chunk_size,
+            self.chunk_overlap,
+            self.index_type,
+            self.multilingual,
         )

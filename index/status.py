@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from index.build import BuildSettings
+from index.build import BuildSettings, wanted_multilingual
 from index.sources import source_hashes
 from index.store import Manifest, current_version
 
@@ -19,10 +19,12 @@ class IndexStatus(BaseModel):
     added: list[str] = []
     updated: list[str] = []
     removed: list[str] = []
+    multilingual_differs: bool = False  # RAGBOT_MULTILINGUAL changed since the build
 
     @property
     def stale(self) -> bool:
-        return self.version is None or bool(self.added or self.updated or self.removed)
+        changed = self.added or self.updated or self.removed or self.multilingual_differs
+        return self.version is None or bool(changed)
 
 
 def index_status(settings: BuildSettings) -> IndexStatus:
@@ -45,4 +47,5 @@ def index_status(settings: BuildSettings) -> IndexStatus:
         added=sorted(set(now) - set(old)),
         updated=sorted(d for d in set(now) & set(old) if now[d] != old[d]),
         removed=sorted(set(old) - set(now)),
+        multilingual_differs=manifest.multilingual != wanted_multilingual(settings),
     )

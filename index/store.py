@@ -7,6 +7,7 @@
         documents.jsonl, chunks.jsonl   the document texts (quotes come from here) and chunks
         chunk_vectors.npy               chunk embeddings, row = chunk row
         sentence_vectors.npy            sentence embeddings, row = `Snapshot.sentence_rows`
+        sentence_vectors_xl.npy         the same sentences by the multilingual encoder (when on)
         entities.jsonl                  named-entity spans of each document (see `index.entities`)
         index.faiss                     FAISS index over the chunk vectors (ids = chunk rows)
 
@@ -46,6 +47,7 @@ DATA_FILES = (
     "index.faiss",
     "entities.jsonl",
 )
+MULTILINGUAL_FILE = "sentence_vectors_xl.npy"
 
 
 class Manifest(BaseModel):
@@ -60,6 +62,7 @@ class Manifest(BaseModel):
     chunk_overlap: int
     index_type: str
     annotator: str = Field(default="", description="the spaCy pipeline that found the entities")
+    multilingual: str = Field(default="", description="the multilingual encoder, or '' when off")
     documents: dict[str, str]  # document id -> sha256
     files: dict[str, str]  # file name -> sha256
 
@@ -76,6 +79,7 @@ class Snapshot:
     faiss_index: Any  # a faiss.Index; faiss ships no type information
     entities: dict[str, list[EntitySpan]] = field(default_factory=dict)  # doc id -> its entities
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    sentence_vectors_xl: np.ndarray | None = None  # rows as `sentence_rows`; None when off
 
     def __post_init__(self) -> None:
         if not self.sentence_rows:
@@ -151,7 +155,9 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     import faiss
 
     faiss.write_index(snapshot.faiss_index, str(staging / "index.faiss"))
-    manifest.files = {name: _sha256(staging / name) for name in DATA_FILES}
+    if snapshot.sentence_vectors_xl is not None:
+        np.save(staging / MULTILINGUAL_FILE, snapshot.sentence_vectors_xl)
+    manifest.files = {name: _sha256(staging / name) for name in _data_files(manifest)}
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     _fsync_tree(staging)
 
@@ -183,7 +189,7 @@ def load_snapshot(index_dir: Path) -> Snapshot:
         raise IndexNotBuilt(f"No index in {index_dir} yet: run `python -m index build` to build it.")
     folder = index_dir / "versions" / version
     manifest = _read_manifest(folder)
-    for name in DATA_FILES:
+    for name in _data_files(manifest):
         if not (folder / name).exists() or _sha256(folder / name) != manifest.files.get(name):
             raise IndexCorrupt(f"The index file {folder / name} is missing or damaged; {REBUILD_HINT}.")
     try:
@@ -192,6 +198,10 @@ def load_snapshot(index_dir: Path) -> Snapshot:
         raise IndexCorrupt(
             f"The index in {folder} cannot be read ({exc.__class__.__name__}); {REBUILD_HINT}."
         ) from exc
+
+
+def _data_files(manifest: Manifest) -> tuple[str, ...]:
+    return DATA_FILES + ((MULTILINGUAL_FILE,) if manifest.multilingual else ())
 
 
 def _read_manifest(folder: Path) -> Manifest:
@@ -220,6 +230,10 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
             row = json.loads(line)
             entities[row["doc"]] = [(int(s), int(e), str(label)) for s, e, label in row["spans"]]
     snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index, entities)
+    if manifest.multilingual:
+        snapshot.sentence_vectors_xl = np.load(folder / MULTILINGUAL_FILE, allow_pickle=False, mmap_mode="r")
+        if len(snapshot.sentence_vectors_xl) != len(sentence_vectors):
+            raise ValueError("multilingual sentence rows differ")
     if faiss_index.ntotal != len(chunks) or len(chunk_vectors) != len(chunks):
         raise ValueError("row counts differ")
     if len(sentence_vectors) != len(snapshot.sentence_rows):

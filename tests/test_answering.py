@@ -121,7 +121,6 @@ def test_a_pronoun_follow_up_keeps_the_previous_topic(answerer: Answerer):
         ("   \n\t ", "Please ask a question in words"),
         ("why " * 5000, "20,000 characters long"),
         ("🙂🎉🔥", "emoji and symbols alone"),
-        ("한국은 국방비로 얼마를 쓰나요?", "in English"),
     ],
 )
 def test_bad_input_gets_a_short_clear_reply(answerer: Answerer, question, expected):
@@ -154,3 +153,35 @@ def test_every_answer_says_how_sure_it_is_and_every_refusal_why(answerer: Answer
 def test_an_abbreviated_title_is_found_written_out(answerer: Answerer):
     answer = answerer.answer("who went to the hague for australia instead of the PM")  # "Prime Minister"
     assert not answer.abstained and "Richard Marles" in answer.citations[0].quote
+
+
+def test_a_question_in_korean_finds_the_english_passage_and_answers_in_korean(answerer: Answerer):
+    answer = answerer.answer(
+        "세계 무역의 몇 퍼센트가 바다를 통해 이루어지나요?"
+    )  # "what share of trade goes by sea"
+    assert answer.language == "ko"
+    top = [p.source for p in answer.passages[:5]]
+    assert "xpert-nato-summit-asian-partners-stay-away.txt" in top
+    if answer.abstained:  # the bot's own words in Korean, the sources' titles as they are
+        assert answer.answer.startswith("자료에는 그에 대한 내용이 없습니다.")
+    else:  # quotes stay verbatim English
+        assert all(c.quote.isascii() for c in answer.citations)
+
+
+def test_an_index_without_multilingual_vectors_says_so_in_the_question_language(tmp_path, embedder):
+    import shutil
+
+    from index.build import BuildSettings, rebuild
+    from index.retriever import LiveIndex
+    from tests.conftest import SEED_SOURCES
+
+    shutil.copytree(SEED_SOURCES, tmp_path / "sources")
+    english_only = BuildSettings(tmp_path / "sources", tmp_path / "index", multilingual=False)
+    rebuild(english_only, embedder)
+    answer = Answerer(LiveIndex(english_only.index_dir, embedder)).answer(
+        "Wer vertrat Neuseeland beim Gipfel?"
+    )
+    assert answer.abstained and answer.problem and "nur Fragen auf Englisch" in answer.answer
+    turned_on = rebuild(BuildSettings(tmp_path / "sources", tmp_path / "index"), embedder)
+    assert turned_on.embedded_chunks == 0 and turned_on.embedded_sentences == 0  # only the new vectors
+    assert LiveIndex(english_only.index_dir, embedder).retriever().multilingual

@@ -4,6 +4,7 @@
     answer_types.py  which kinds of entity that answer may be (a table fitted on SQuAD 1.1)
     signals.py       what the question names and how much of it a text holds
     candidates.py    the sentences of the retrieved passages, with their entities
+    crosslingual.py  the same judgement for a question in another language than the sources'
     features.py      numbers about each (question, sentence) pair
     model.py         the fitted, calibrated answerability model
     decision.py      answer or abstain, with reasons
@@ -18,6 +19,7 @@ import numpy as np
 from bot.judge import signals
 from bot.judge.answer_types import load_answer_types
 from bot.judge.candidates import Candidate, candidates
+from bot.judge.crosslingual import judge_across_languages, load_crosslingual_model
 from bot.judge.decision import POLICIES, Judgement, decide
 from bot.judge.features import Question, feature_matrix
 from bot.judge.model import AnswerModel, load_model
@@ -63,6 +65,15 @@ class Judge:
         found, rows = judged_rows(question, hits, vector, retriever)
         probabilities = self.model.probabilities(rows) if len(rows) else np.zeros(0)
         return decide(found, rows, probabilities, self.model.threshold, self.policy)
+
+    def judge_across_languages(
+        self, question: str, language: str, hits: list[Hit], vector: np.ndarray, retriever: Retriever
+    ) -> Judgement:
+        """`judge` for a question in another language: `vector` is the multilingual encoder's."""
+        model = load_crosslingual_model()
+        return judge_across_languages(
+            question, language, hits, vector, retriever, self.types, self.embedder.embed, model
+        )
 
 
 def judged_rows(question: Question, hits: list[Hit], vector, retriever: Retriever):

@@ -1,0 +1,89 @@
+"""Which language a question is in, for the encoder that searches it and the words the bot answers
+with. The script decides for Korean, Japanese, Chinese, Cyrillic, Arabic, ...; among Latin-script
+languages the short function words do ("der", "wie", "pourquoi", ...): a question is short, and
+its function words are the surest sign. Anything not recognised is English, the sources' language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ENGLISH = "en"
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+# Words frequent in questions of each language and rare in English questions.
+FUNCTION_WORDS = {
+    "de": set(
+        "der die das und ist sind wer wie warum wieso weshalb wann wo welche welcher welches viele hat "
+        "haben nicht auf für mit dem den des ein eine einer zum zur im beim vom sich auch wurde wird "
+        "seine ihre gibt bis nach über laut was an".split()
+    ),
+    "fr": set(
+        "le la les des du un une est qui que quoi pourquoi quand où quel quelle quels quelles combien "
+        "comment pour dans sur au aux avec pas il elle ils elles a-t-il a-t-elle ont sont ce cette "
+        "lequel laquelle d'ici qu'a qu'est-ce".split()
+    ),
+    "es": set(
+        "el los las del una es quién qué por cuándo dónde cuál cuántos cuántas cómo para con según".split()
+    ),
+}
+ACCENTS = {"de": "äöüß", "fr": "éèêàçùûôîœë", "es": "ñ¿¡áíóú"}
+SCRIPTS = (
+    ("HANGUL", "ko"),
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("CJK", "zh"),
+    ("CYRILLIC", "ru"),
+    ("ARABIC", "ar"),
+    ("HEBREW", "he"),
+    ("DEVANAGARI", "hi"),
+    ("THAI", "th"),
+    ("GREEK", "el"),
+)
+
+
+def detect(text: str) -> str:
+    """An ISO 639-1 code: "en" unless the script or the function words say otherwise."""
+    script = _script(text)
+    if script:
+        return script
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words:
+        return ENGLISH
+    scores = {lang: _score(words, text, lang) for lang in FUNCTION_WORDS}
+    lang, score = max(scores.items(), key=lambda item: item[1])
+    english = sum(w in _ENGLISH and w not in FUNCTION_WORDS[lang] for w in words)
+    return lang if score >= 1 and score > english else ENGLISH
+
+
+def _score(words: list[str], text: str, lang: str) -> int:
+    """Function words of `lang` that are not also English ("was", "an"), plus one for its accents."""
+    vocabulary = FUNCTION_WORDS[lang]
+    own = sum(w in vocabulary and w not in _ENGLISH for w in words)
+    return own + any(ch in ACCENTS[lang] for ch in text.lower())
+
+
+_ENGLISH = set(
+    "the a an of to in on for and is are was were did does do who what why when where which how many "
+    "much with by at from about has have had its his her their it that this".split()
+)
+
+
+def _script(text: str) -> str | None:
+    """The language a non-Latin script stands for, when most letters are in it; Japanese text mixes
+    kanji (CJK) with kana, so any kana makes it Japanese."""
+    letters = [unicodedata.name(ch, "") for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    found: dict[str, int] = {}
+    for name in letters:
+        for prefix, lang in SCRIPTS:
+            if name.startswith(prefix):
+                found[lang] = found.get(lang, 0) + 1
+                break
+    if "ja" in found:
+        return "ja"
+    if not found:
+        return None
+    lang, count = max(found.items(), key=lambda item: item[1])
+    return lang if count >= len(letters) / 2 else None
