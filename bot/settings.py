@@ -47,6 +47,7 @@ class TelegramSettings(BaseSettings):
     rate_limit_per_minute: int = Field(20, ge=1)
     webhook_secret: SecretStr | None = None
     feedback_path: Path = Path(".ragbot/feedback.jsonl")
+    feedback_days: int = Field(90, ge=1, description="votes older than this are deleted")
     watch_sources: bool = False
     token_check_seconds: float = Field(
         300.0, gt=0, description="how often the running bot re-checks its token"

@@ -192,7 +192,7 @@ def build_application(
     )
     application.bot_data["services"] = BotServices(
         answerer=answerer,
-        feedback=FeedbackStore(settings.feedback_path),
+        feedback=FeedbackStore(settings.feedback_path, settings.feedback_days),
         access=AccessList(settings.allowed_ids),
         rate=RateLimiter(settings.rate_limit_per_minute),
     )

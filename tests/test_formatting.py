@@ -70,3 +70,20 @@ def test_an_answer_built_on_a_giant_sentence_still_fits_a_message():
     for messages in (to_telegram_html(answer), to_plain_text(answer)):
         assert messages and all(len(m) <= TELEGRAM_LIMIT for m in messages)
         assert "[1]" in messages[0]
+
+
+def test_votes_older_than_the_retention_are_forgotten_and_the_file_stays_private(tmp_path):
+    import json
+
+    from bot.feedback import FeedbackStore
+    from bot.models import Answer
+
+    path = tmp_path / "feedback.jsonl"
+    old = {"time": "2020-01-01T00:00:00Z", "vote": "down", "user_id": 7, "question": "old"}
+    path.write_text(json.dumps(old) + "\n" + '{"time": "2020-01-0', encoding="utf-8")  # and a torn line
+    store = FeedbackStore(path, retention_days=30)
+    key = store.remember(Answer(question="new", resolved_question="new", answer="x", abstained=True), 1)
+    assert store.record(key, "up", user_id=8)
+    votes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [v["question"] for v in votes] == ["new"]
+    assert path.stat().st_mode & 0o777 == 0o600
