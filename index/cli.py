@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5)
     search.set_defaults(run=run_search)
+    irregular = commands.add_parser("irregular-forms", help="rewrite index/irregular.json from spaCy's data")
+    irregular.set_defaults(run=run_irregular_forms)
     return parser
 
 
@@ -106,4 +108,12 @@ def run_search(args: argparse.Namespace, settings: IndexSettings) -> int:
         chunk = hit.chunk
         print(f"{rank}. score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})  {chunk.id}")
         print(f"   [{chunk.heading}] {chunk.text[:300]}")
+    return 0
+
+
+def run_irregular_forms(args: argparse.Namespace, settings: IndexSettings) -> int:
+    from index.irregular import TABLE_FILE, write_table
+    from index.lexical import snowball
+
+    print(f"{write_table(snowball)} irregular forms written to {TABLE_FILE}")
     return 0

@@ -3,7 +3,8 @@
 Questions and these sources often spell things differently: the machine-translated article writes
 "Indopazacifik", "the Haag" and "Die Haag" where readers write "Indo-Pacific" and "The Hague", and
 readers misspell names ("albanesse"). Three layers close the gap:
-1. `normalise`: lower case, accents folded, hyphenated words also joined, Snowball stemming.
+1. `normalise`: lower case, accents folded, hyphenated words also joined, irregular forms to their
+   lemma ("sent" -> "send", `index.irregular`), Snowball stemming.
 2. `VARIANTS`: spelling variants of the same name or word, mapped to one form.
 3. Fuzzy expansion: a query term that is not in the corpus vocabulary matches the vocabulary terms
    closest to it in spelling (difflib ratio >= `FUZZY_CUTOFF`), weighted by that similarity.
@@ -24,6 +25,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import snowballstemmer
 
+from index.irregular import irregular_forms
 from index.places import cities_named_in, demonym_country
 
 _CODE_WITH_NUMBER = re.compile(r"\b([A-Z]{1,5}) (\d{1,2})\b")  # "IP 4" is "IP4", as "IP-4" is
@@ -80,6 +82,10 @@ def stem(word: str) -> str:
         word = country
     elif word.endswith(("ian", "ean")) and len(word) > 5:  # of a place with a two-word name: Korean -> korea
         word = word[:-1]
+    return snowball(irregular_forms().get(word, word))  # "sent" -> "send" (see `index.irregular`)
+
+
+def snowball(word: str) -> str:
     with _STEMMER_LOCK:  # a Snowball stemmer keeps its word in itself: one thread at a time
         return _STEMMER.stemWord(word)
 

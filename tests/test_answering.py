@@ -185,3 +185,8 @@ def test_an_index_without_multilingual_vectors_says_so_in_the_question_language(
     turned_on = rebuild(BuildSettings(tmp_path / "sources", tmp_path / "index"), embedder)
     assert turned_on.embedded_chunks == 0 and turned_on.embedded_sentences == 0  # only the new vectors
     assert LiveIndex(english_only.index_dir, embedder).retriever().multilingual
+
+
+def test_an_irregular_verb_in_the_question_meets_its_past_form_in_the_source(answerer: Answerer):
+    answer = answerer.answer("Who did Australia send to the NATO summit?")  # the source: "instead sent"
+    assert not answer.abstained and "Richard Marles" in answer.citations[0].quote

@@ -500,3 +500,9 @@ def test_a_build_clears_what_a_killed_build_left_half_written(fresh_build: Build
     rebuild(fresh_build, embedder)
     assert not dead.exists()
     assert "new.txt" in load_snapshot(fresh_build.index_dir).documents
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("form, lemma", [("sent", "send"), ("went", "go"), ("bought", "buy"), ("men", "man")])
+def test_an_irregular_form_meets_its_lemma(form, lemma):
+    assert normalise(f"They {form} it") == normalise(f"They {lemma} it")
