@@ -94,13 +94,18 @@ def normalise(text: str, keep_stopwords: bool = False) -> list[str]:
     """Text -> list of term stems; a hyphenated word yields its parts and the joined word."""
     terms: list[str] = []
     for match in _WORD.finditer(_CODE_WITH_NUMBER.sub(r"\1\2", text)):
-        word = re.sub(r"'s$", "", _fold(match.group()))
-        parts = [p for p in re.split(r"[-']", word) if p]
-        candidates = parts + (["".join(parts)] if len(parts) > 1 else [])
-        for part in candidates:
-            if keep_stopwords or part not in STOPWORDS:
-                terms.append(stem(part))
+        terms.extend(_word_terms(match.group(), keep_stopwords))
     return terms
+
+
+@functools.lru_cache(maxsize=200_000)
+def _word_terms(word: str, keep_stopwords: bool) -> tuple[str, ...]:
+    """The stems one word of text yields. Cached: a corpus repeats its words, and loading an index
+    normalises every chunk."""
+    folded = re.sub(r"'s$", "", _fold(word))
+    parts = [p for p in re.split(r"[-']", folded) if p]
+    candidates = parts + (["".join(parts)] if len(parts) > 1 else [])
+    return tuple(stem(part) for part in candidates if keep_stopwords or part not in STOPWORDS)
 
 
 @functools.lru_cache(maxsize=65_536)
