@@ -117,8 +117,9 @@ def term_set(text: str) -> frozenset[str]:
 class BM25:
     """Okapi BM25 over a fixed list of texts."""
 
-    def __init__(self, texts: list[str]) -> None:
-        docs = [Counter(normalise(text)) for text in texts]
+    def __init__(self, terms: list[list[str]]) -> None:
+        """`terms`: each text's stems, as `normalise` gives them (see `of_texts`)."""
+        docs = [Counter(t) for t in terms]
         self.size = len(docs)
         self.lengths = np.array([sum(d.values()) for d in docs], dtype=np.float32)
         self.average_length = float(self.lengths.mean()) if self.size else 0.0
@@ -128,6 +129,10 @@ class BM25:
                 self.postings[term].append((row, tf))
         self.vocabulary = sorted(self.postings)
         self._expansions: dict[str, list[tuple[str, float]]] = {}
+
+    @classmethod
+    def of_texts(cls, texts: list[str]) -> BM25:
+        return cls([normalise(text) for text in texts])
 
     def idf(self, term: str) -> float:
         df = len(self.postings.get(term, ()))
@@ -163,9 +168,13 @@ def proper_terms(texts: list[str], share: float = 0.7) -> frozenset[str]:
     places, acronyms ("Japan", "NATO"), but not words merely capitalised in titles ("Summit")."""
     capitalised: Counter[str] = Counter()
     everywhere: Counter[str] = Counter()
+    known: dict[str, list[str]] = {}  # a corpus repeats its words: normalise each one once
     for text in texts:
         for match in re.finditer(r"(?<=[\w,;:)] )[\w-]+", text):
-            stems = normalise(match.group())
+            word = match.group()
+            stems = known.get(word)
+            if stems is None:
+                stems = known[word] = normalise(word)
             everywhere.update(stems)
             if match.group()[0].isupper():
                 capitalised.update(stems)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from index.build import chunk_embedding_text
 from index.embedding import Embedder
 from index.entities import EntitySpan
 from index.errors import IndexStoreError
@@ -43,7 +42,9 @@ class Retriever:
     def __init__(self, snapshot: Snapshot, embedder: Embedder) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        self.bm25 = BM25([chunk_embedding_text(c) for c in snapshot.chunks])
+        headings = [normalise(c.heading) for c in snapshot.chunks]
+        bodies = [normalise(c.text) for c in snapshot.chunks]
+        self.bm25 = BM25([h + b for h, b in zip(headings, bodies)])  # heading and text, as embedded
         self.proper_terms = proper_terms([c.text for c in snapshot.chunks])
         # Sentence vector rows of every chunk, flattened: chunk i owns [offsets[i], offsets[i + 1]).
         rows = snapshot.sentence_rows
@@ -60,11 +61,8 @@ class Retriever:
         for chunk in snapshot.chunks:
             self._chunks_by_document.setdefault(chunk.doc_id, []).append(chunk)
         self.section_terms: dict[tuple[str, str], set[str]] = {}
-        for chunk in snapshot.chunks:
-            section = self.section_terms.setdefault(
-                (chunk.doc_id, chunk.heading), set(normalise(chunk.heading))
-            )
-            section.update(normalise(chunk.text))
+        for chunk, heading, body in zip(snapshot.chunks, headings, bodies):
+            self.section_terms.setdefault((chunk.doc_id, chunk.heading), set(heading)).update(body)
 
     # The corpus's vocabulary, for the answer judge: which words the sources use and how rare.
 

@@ -242,7 +242,7 @@ def test_dense_and_lexical_modes_are_each_side_alone(seed_build, embedder):
 
 @pytest.mark.unit
 def test_a_country_in_the_query_also_matches_its_cities():
-    bm25 = BM25(
+    bm25 = BM25.of_texts(
         [
             "Seoul is likely to face pressure to spend more.",
             "Tokyo announced a larger budget.",
