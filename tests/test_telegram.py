@@ -391,3 +391,18 @@ def test_an_update_the_client_cannot_parse_is_skipped_and_polling_goes_on(api, a
     assert "Secret plans" not in caplog.text  # a message's text never reaches the log
     assert "skipped 1 update(s) the Telegram client could not read: ids [1]" in caplog.text
     assert caplog.text.count("Traceback") <= 1 and len(caplog.records) < 20
+
+
+def test_a_question_in_korean_gets_the_bots_words_in_korean(api, answerer, tmp_path):
+    question = api.message("앨버니지 총리는 왜 나토 정상회의에 불참했나요?")
+    helping = api.message("/help")
+    helping["message"]["from"]["language_code"] = "de"  # the user's app language
+    with running_bot(make_settings(api, tmp_path), answerer):
+        api.inject(question)
+        api.inject(helping)
+        assert api.wait_for(lambda: len(api.sent("sendMessage")) >= 2)
+    texts = [m["text"] for m in api.sent("sendMessage")]
+    assert any("<b>출처</b>" in t or t.startswith("자료에는 그에 대한 내용이 없습니다.") for t in texts), (
+        texts
+    )
+    assert any("Stellen Sie eine Frage" in t for t in texts), texts
