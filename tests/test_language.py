@@ -65,3 +65,15 @@ def test_a_question_in_any_script_is_kept_and_its_errors_are_in_its_language():
 
     with pytest.raises(BadQuestion, match="질문을 글로"):
         clean_question("   ", max_chars=100, language="ko")
+
+
+def test_the_shipped_cross_lingual_judge_loads_and_reports_its_held_out_figures():
+    import numpy as np
+
+    from bot.judge.crosslingual import FEATURES, load_crosslingual_model
+
+    model = load_crosslingual_model()
+    assert 0.0 < model.threshold < 1.0 and len(model.weights) == len(FEATURES)
+    assert model.about["report_set"]["name"] == "multilingual.jsonl"  # reported where it was not fitted
+    near, far = np.array([[0.9, 0.1, 1.0, 0.0, 0.0]]), np.array([[0.6, -0.1, 0.0, 0.0, 0.9]])
+    assert model.probabilities(near)[0] > model.probabilities(far)[0]
