@@ -210,22 +210,17 @@ def run_fit_crosslingual(args: argparse.Namespace, settings: AppSettings) -> int
 
 def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:
     import tempfile
+    import time
 
     from evals.dataset import DEFAULT_PATH
-    from evals.faults.suite import timed_suite
+    from evals.faults.suite import report, run_suite
     from index.embedding import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(settings.index.model)
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ragbot-faults-") as work:
-        passed, table = timed_suite(
-            Path(work) / "w",
-            settings.index.sources_dir,
-            DEFAULT_PATH,
-            embedder,
-            args.seed,
-            args.budget,
-            args.out,
-        )
-    print(table)
+        sources = settings.index.sources_dir
+        parts = run_suite(Path(work) / "w", sources, DEFAULT_PATH, embedder, args.seed, args.budget)
+    print(report(parts, args.out, args.seed, time.perf_counter() - started))
     print(f"report in {args.out / 'faults.json'}")
-    return 0 if passed else 1
+    return 0 if all(p.passed for p in parts) else 1

@@ -46,7 +46,7 @@ def kill_builds(work: Workspace, rng: random.Random, budget: float) -> Part:
     duration = _undisturbed_build(work, part, round_number=1)
     stages: list[tuple[str, Trigger]] = [("staging", when_staging_appears), ("published", when_published)]
     round_number = 2
-    while time.perf_counter() - started < budget:
+    while stages or time.perf_counter() - started < budget:  # every stage once, whatever the budget
         if stages and round_number % 2:
             label, trigger = stages.pop(0)
         else:

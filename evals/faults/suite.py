@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import asdict
 from pathlib import Path
 
+from evals.errors import EvalError
 from evals.faults.concurrent import concurrent_builds
 from evals.faults.disk import disk_faults
 from evals.faults.fuzz import fuzz_questions, fuzz_sources
@@ -32,7 +32,7 @@ def run_suite(
     work = Workspace(work_dir, seed_sources, embedder)
     work.prepare(cases_file)
     if not work.probes:
-        raise RuntimeError("no eval case is answered correctly on the seed sources: nothing to probe")
+        raise EvalError("no eval case is answered correctly on the seed sources: nothing to probe")
     return [
         kill_builds(work, random.Random(seed), KILL_SHARE * budget),
         concurrent_builds(work, CONCURRENT_ROUNDS),
@@ -72,19 +72,3 @@ def report(parts: list[Part], out: Path, seed: int, seconds: float) -> str:
     )
     lines += [f"- {p.name}: {problem}" for p in parts for problem in p.problems[:10]]
     return "\n".join(lines)
-
-
-def timed_suite(
-    work_dir: Path,
-    seed_sources: Path,
-    cases_file: Path,
-    embedder: SentenceTransformerEmbedder,
-    seed: int,
-    budget: float,
-    out: Path,
-) -> tuple[bool, str]:
-    """Run the suite and report it; True when nothing was lost, leaked or wrong."""
-    started = time.perf_counter()
-    parts = run_suite(work_dir, seed_sources, cases_file, embedder, seed, budget)
-    table = report(parts, out, seed, time.perf_counter() - started)
-    return all(p.passed for p in parts), table
