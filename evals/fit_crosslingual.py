@@ -23,7 +23,8 @@ from bot.judge import Judge
 from bot.judge.candidates import Candidate, candidates
 from bot.judge.crosslingual import FEATURES, MODEL_FILE, CrossLingualModel, answer_kinds, feature_rows
 from bot.language import detect
-from evals.dataset import EvalCase, gold_spans, load_cases
+from evals.dataset import EvalCase, GoldSpan, gold_spans, load_cases
+from evals.metrics import overlaps
 from index.retriever import Retriever
 
 SEED = 0
@@ -92,16 +93,15 @@ def _questions(cases: list[EvalCase], retriever: Retriever, judge: Judge, source
         sentences = candidates(retriever.search_across_languages(vector, k=TOP_K), retriever)
         kinds = answer_kinds(case.question, language, judge.types, judge.embedder.embed)
         rows = feature_rows(case.question, sentences, vector, retriever, kinds)
-        gold = np.array([_on_gold(c, case, sources) for c in sentences], dtype=bool)
+        spans = gold_spans(case, sources)  # reads the sources once per question
+        gold = np.array([_on_gold(c, spans) for c in sentences], dtype=bool)
         found.append(Question(case.answerable, rows, gold))
     return found
 
 
-def _on_gold(candidate: Candidate, case: EvalCase, sources: Path) -> bool:
+def _on_gold(candidate: Candidate, spans: list[GoldSpan]) -> bool:
     doc, span = candidate.hit.chunk.doc_id, candidate.span
-    return any(
-        g.source == doc and g.start < span.end and span.start < g.end for g in gold_spans(case, sources)
-    )
+    return any(overlaps(doc, span.start, span.end, g.source, g.start, g.end) for g in spans)
 
 
 def _decisions(model: CrossLingualModel, questions: list[Question]) -> list[tuple[float, bool]]:

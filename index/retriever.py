@@ -113,7 +113,7 @@ class Retriever:
         assert self.snapshot.sentence_vectors_xl is not None, "check `multilingual` first"
         if not self.snapshot.chunks:
             return []
-        sentence_scores = self._across_languages(np.arange(len(self.snapshot.sentence_vectors_xl)), vector)
+        sentence_scores = self.snapshot.sentence_vectors_xl @ vector - self._hubness_halved()
         per_chunk = np.maximum.reduceat(
             sentence_scores[self._sentence_rows_flat], self._sentence_offsets[:-1]
         )
@@ -127,17 +127,18 @@ class Retriever:
     def sentence_similarities_across_languages(
         self, doc_id: str, spans: list[Span], vector: np.ndarray
     ) -> np.ndarray:
-        """Similarity of a multilingual query vector and each sentence (see `_across_languages`)."""
-        rows = [self.snapshot.sentence_rows[(doc_id, s.start, s.end)] for s in spans]
-        return self._across_languages(np.asarray(rows, dtype=np.int64), vector)
-
-    def _across_languages(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Cosine minus half the sentence's hubness (CSLS; see `index.multilingual`)."""
+        """Similarity of a multilingual query vector and each sentence (see `_hubness_halved`)."""
         vectors = self.snapshot.sentence_vectors_xl
         assert vectors is not None, "check `multilingual` first"
+        rows = [self.snapshot.sentence_rows[(doc_id, s.start, s.end)] for s in spans]
+        return vectors[rows] @ vector - self._hubness_halved()[rows]
+
+    def _hubness_halved(self) -> np.ndarray:
+        """Half of each sentence's hubness, subtracted from its cosine (CSLS; see `index.multilingual`)."""
         if self._hubness is None:  # once per snapshot, at its first question in another language
-            self._hubness = multilingual_encoder().hubness(np.asarray(vectors))
-        return vectors[rows] @ vector - self._hubness[rows] / 2
+            assert self.snapshot.sentence_vectors_xl is not None, "check `multilingual` first"
+            self._hubness = multilingual_encoder().hubness(np.asarray(self.snapshot.sentence_vectors_xl)) / 2
+        return self._hubness
 
     def sentences_after(self, doc_id: str, position: int) -> list[tuple[int, int]]:
         """(start, end) of the document's indexed sentences that start at or after `position`."""

@@ -30,7 +30,7 @@ import numpy as np
 from bot.judge.answer_types import NONE, AnswerTypes
 from bot.judge.candidates import Candidate, candidates
 from bot.judge.decision import NOTHING_ASKED, OFF_TOPIC, WRONG_KIND, Judgement
-from bot.judge.features import type_match
+from bot.judge.features import candidate_similarities, type_match
 from bot.judge.question import QuestionAnalysis
 from index.models import Hit
 from index.retriever import Retriever
@@ -128,13 +128,7 @@ def feature_rows(
     question: str, found: list[Candidate], vector: np.ndarray, retriever: Retriever, kinds: dict[str, float]
 ) -> np.ndarray:
     """One row of `FEATURES` per candidate sentence."""
-    similarity = np.zeros(len(found), dtype=np.float32)
-    by_doc: dict[str, list[int]] = {}
-    for i, c in enumerate(found):
-        by_doc.setdefault(c.hit.chunk.doc_id, []).append(i)
-    for doc_id, indexes in by_doc.items():
-        spans = [found[i].span for i in indexes]
-        similarity[indexes] = retriever.sentence_similarities_across_languages(doc_id, spans, vector)
+    similarity = candidate_similarities(found, vector, retriever.sentence_similarities_across_languages)
     best = np.sort(similarity)[::-1][:STANDOUT_OF]
     standout = similarity - (best.mean() if len(best) else 0.0)
     lowered = question.lower()

@@ -56,7 +56,7 @@ def feature_matrix(question: Question, found: list[Candidate], vector: np.ndarra
     """One row of `FEATURES` per candidate."""
     if not found:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    similarities = _similarities(found, vector, retriever)
+    similarities = candidate_similarities(found, vector, retriever.sentence_similarities)
     top_lexical = max(c.hit.lexical for c in found) or 1.0
     last_rank = max(c.rank for c in found) or 1
     rows = []
@@ -156,12 +156,14 @@ def type_match(probabilities: dict[str, float], labels: list[str]) -> float:
     return sum(p for label, p in probabilities.items() if label in set(labels))
 
 
-def _similarities(found: list[Candidate], vector: np.ndarray, retriever: Retriever) -> np.ndarray:
+def candidate_similarities(found: list[Candidate], vector: np.ndarray, similarity_of) -> np.ndarray:
+    """Each candidate's similarity to the query `vector`, asked of the index one document at a time.
+    `similarity_of(doc_id, spans, vector)`: a retriever's `sentence_similarities` or its
+    `sentence_similarities_across_languages`."""
     by_doc: dict[str, list[int]] = {}
     for i, c in enumerate(found):
         by_doc.setdefault(c.hit.chunk.doc_id, []).append(i)
     result = np.zeros(len(found), dtype=np.float32)
     for doc_id, indexes in by_doc.items():
-        spans = [found[i].span for i in indexes]
-        result[indexes] = retriever.sentence_similarities(doc_id, spans, vector)
+        result[indexes] = similarity_of(doc_id, [found[i].span for i in indexes], vector)
     return result
