@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
 
 from bot.errors import BadQuestion
 from bot.followup import Resolved, resolve_followup
@@ -24,9 +27,13 @@ from bot.generative import (
 )
 from bot.judge import Candidate, Judge, Judgement
 from bot.language import ENGLISH, detect
-from bot.messages import say
+from bot.messages import say, say_date
 from bot.models import Answer, Citation, Passage
 from bot.questions import clean_question
+from bot.timeline.arrange import Arranged, arrange
+from bot.timeline.question_time import QuestionTime, read_question_time
+from bot.timeline.relative import resolve_relative
+from bot.timeline.values import answer_values
 from index.lexical import term_set
 from index.models import Hit
 from index.retriever import LiveIndex, Retriever
@@ -37,6 +44,7 @@ MAX_SENTENCES = 3
 MAX_PASSAGES = 4
 ENUMERATION_GAP = 2  # sentences allowed between "First, ..." and "Second, ..."
 MAX_LIST_SENTENCES = 4
+ASKS_DATE = 0.3  # a question this likely to ask for a DATE gets the relative dates of its quotes resolved
 DUPLICATE_OVERLAP = 0.7
 RELATED_SIMILARITY = 0.25  # a hit this close is named as related when abstaining
 _ANNOUNCES_LIST = re.compile(r"\b(two|three|four|five|several|following)\b[^.]*[:.]$", re.I)
@@ -52,6 +60,15 @@ class AnswerOptions:
     top_k: int = DEFAULT_TOP_K
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     judge: str = "rules"  # the decision policy, see `bot.judge.decision`
+    as_of: date | None = None  # the reference date ("now") of every question; None: the day it is asked
+
+
+class Judged(NamedTuple):
+    hits: list[Hit]  # the passages found, published by the reference date
+    judgement: Judgement
+    when: QuestionTime  # what time the question asks about
+    values: Callable[[Candidate], frozenset[str]]  # the answer a sentence gives (`bot.timeline.values`)
+    asks_when: bool  # the question asks for a date: relative dates in quotes get resolved
 
 
 class Answerer:
@@ -73,12 +90,15 @@ class Answerer:
         self.generator = generator
         self.judge = Judge(live_index.embedder, options.judge)
 
-    def answer(self, question: str, previous: str | None = None) -> Answer:
-        """Answer `question`; `previous` is the last resolved question of the conversation, if any.
+    def answer(self, question: str, previous: str | None = None, as_of: date | None = None) -> Answer:
+        """Answer `question`; `previous` is the last resolved question of the conversation, if any;
+        `as_of` the day taken as "now" (sources published after it are not used), by default the
+        options' `as_of`, or today.
 
         Bad questions do not raise: the answer carries the problem as its text.
         """
         started = time.perf_counter()
+        reference = as_of or self.options.as_of or date.today()
         language = detect(question[: self.options.max_question_chars])
         try:
             cleaned = clean_question(question, self.options.max_question_chars, language)
@@ -95,26 +115,36 @@ class Answerer:
                 problem=str(problem),
                 language=language,
             )
-        answer = self._answer_from(retriever, question, resolved, language)
+        answer = self._answer_from(retriever, question, resolved, language, reference)
         return answer.model_copy(update={"seconds": round(time.perf_counter() - started, 4)})
 
-    def _judged(self, retriever: Retriever, followup: Resolved, language: str) -> tuple[list[Hit], Judgement]:
-        """The passages found and the judgement of their sentences, in the question's language."""
+    def _judged(self, retriever: Retriever, followup: Resolved, language: str, reference: date) -> Judged:
+        """The passages published by the reference date and the judgement of their sentences, in
+        the question's language (see `Judged`)."""
         k = self.options.top_k
         if language != ENGLISH:
             vector = retriever.embed_query_across_languages(followup.question)
-            hits = retriever.search_across_languages(vector, k=k)
-            return hits, self.judge.judge_across_languages(
+            hits = retriever.search_across_languages(vector, k=k, published_by=reference)
+            judgement = self.judge.judge_across_languages(
                 followup.question, language, hits, vector, retriever
             )
+            when = read_question_time(followup.question, reference)
+            return Judged(hits, judgement, when, lambda candidate: frozenset(), False)
         vector = retriever.embed_query(followup.search_text)
-        hits = retriever.search(followup.search_text, k=k, vector=vector)
+        hits = retriever.search(followup.search_text, k=k, vector=vector, published_by=reference)
         question = self.judge.read(followup.question, retriever, followup.topic)
-        return hits, self.judge.judge(question, hits, vector, retriever)
+        kinds, analysis = question.type_probabilities, question.analysis
+        asks_when = analysis.wh == "when" or kinds.get("DATE", 0.0) >= ASKS_DATE
+        when = read_question_time(followup.question, reference, analysis.present_tense)
+        judgement = self.judge.judge(question, hits, vector, retriever)
+        values = lambda candidate: answer_values(candidate, analysis.entity_texts, kinds)  # noqa: E731
+        return Judged(hits, judgement, when, values, asks_when)
 
-    def _answer_from(self, retriever: Retriever, question: str, followup: Resolved, language: str) -> Answer:
+    def _answer_from(
+        self, retriever: Retriever, question: str, followup: Resolved, language: str, reference: date
+    ) -> Answer:
         resolved = followup.question
-        hits, judgement = self._judged(retriever, followup, language)
+        hits, judgement, when, values, asks_when = self._judged(retriever, followup, language, reference)
         passages = [
             Passage(source=hit.chunk.doc_id, start=hit.chunk.start, end=hit.chunk.end, score=round(score, 4))
             for hit, score in rank_passages(hits, judgement)
@@ -127,6 +157,8 @@ class Answerer:
             confidence=round(judgement.confidence, 4),
             passages=passages,
             language=language,
+            as_of=when.reference.isoformat(),
+            question_time=when.kind,
         )
         if not judgement.answers:
             related = _related_titles(retriever, hits)
@@ -136,14 +168,17 @@ class Answerer:
             return Answer(
                 **base, answer=text, abstained=True, related_sources=related, abstain_reasons=reasons
             )
-        evidence = judgement.evidence
-        chosen = select_sentences(evidence, is_list=_asks_for_list(resolved))
+        published = lambda doc_id: retriever.document(doc_id).published  # noqa: E731
+        arranged = arrange(judgement.evidence, judgement.probable, when, published, values)
+        log.info("dates: %s", arranged.why)
+        chosen = _chosen(arranged, is_list=_asks_for_list(resolved))
         spans = [(c.hit.chunk.doc_id, c.span.start, c.span.end) for c in chosen]
         spans = _with_enumerations(spans, retriever)[:MAX_LIST_SENTENCES]
-        extractive = _compose(spans, retriever, base)
-        if self.generator is None:
+        dated = dict(conflict=bool(arranged.conflicting), superseded=arranged.superseded)
+        extractive = _compose(spans, retriever, base | dated, asks_when)
+        if self.generator is None or arranged.conflicting:  # two answers side by side: quoted as they are
             return extractive
-        return self._generate(retriever, resolved, evidence, extractive, base)
+        return self._generate(retriever, resolved, arranged.evidence, extractive, base | dated)
 
     def _generate(
         self, retriever: Retriever, resolved: str, evidence: list[Candidate], extractive: Answer, base: dict
@@ -177,7 +212,7 @@ class Answerer:
             parts.append(f"{sentence.text} {''.join(markers)}")
         return Answer(
             **base,
-            answer=" ".join(parts),
+            answer=_dated_text(parts, citations, base["language"], base["conflict"]),
             abstained=False,
             citations=citations,
             composer="generative",
@@ -185,13 +220,50 @@ class Answerer:
         )
 
 
-def _compose(spans: list[tuple[str, int, int]], retriever: Retriever, base: dict) -> Answer:
-    """The extractive answer: each span quoted with its marker."""
+def _compose(spans: list[tuple[str, int, int]], retriever: Retriever, base: dict, asks_when: bool) -> Answer:
+    """The extractive answer: each span quoted with its marker, under its source's date; for a
+    question asking "when", with the relative dates it holds resolved against that date."""
     citations, parts = [], []
     for n, (doc_id, start, end) in enumerate(spans, 1):
         citations.append(_citation(n, doc_id, start, end, retriever))
         parts.append(f"{citations[-1].quote} [{n}]")
-    return Answer(**base, answer=" ".join(parts), abstained=False, citations=citations)
+    language = base["language"]
+    resolutions = [_resolutions(c, language) if asks_when else "" for c in citations]
+    text = _dated_text(parts, citations, language, base["conflict"], resolutions)
+    return Answer(**base, answer=text, abstained=False, citations=citations)
+
+
+def _dated_text(
+    parts: list[str],
+    citations: list[Citation],
+    language: str,
+    conflict: bool,
+    resolutions: list[str] | None = None,
+) -> str:
+    """The answer's sentences, each run from one date under "(30 June 2025)", so the text says when
+    its evidence is from; "The sources disagree:" first when they do."""
+    by_n = {c.n: c for c in citations}
+    text, last = [say("disagree", language)] if conflict else [], None
+    for i, part in enumerate(parts):
+        n = int(part.rsplit("[", 1)[1].rstrip("]"))
+        label = say_date(by_n[n].published, language) + (resolutions[i] if resolutions else "")
+        text.append(part if label == last else f"({label}) {part}")
+        last = label
+    return " ".join(text)
+
+
+def _resolutions(citation: Citation, language: str) -> str:
+    """ "; Wednesday = 25 June 2025" for each relative date of the quote (none when undated)."""
+    if citation.published is None:
+        return ""
+    found = resolve_relative(citation.quote, citation.published)
+    return "".join(f"; {r.expression} = {say_date(r.day, language, r.precision)}" for r in found)
+
+
+def _chosen(arranged: Arranged, is_list: bool) -> list[Candidate]:
+    """The sentences to quote: the lead source's best first, and a conflicting answer always kept."""
+    room = (MAX_LIST_SENTENCES if is_list else MAX_SENTENCES) - len(arranged.conflicting)
+    return select_sentences(arranged.evidence, is_list)[:room] + arranged.conflicting
 
 
 def select_sentences(evidence: list[Candidate], is_list: bool = False) -> list[Candidate]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import date
 
 from bot.errors import BotError
 from bot.messages import say
@@ -24,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer questions (use - to read them from stdin)")
     ask.add_argument("questions", nargs="+")
     ask.add_argument("--json", action="store_true", help="one JSON object per question, one per line")
+    ask.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help='the day taken as "now": sources published after it are not used (default: today)',
+    )
     ask.set_defaults(run=run_ask)
     chat = commands.add_parser("chat", help="an interactive session where follow-ups work")
     chat.set_defaults(run=run_chat)
@@ -41,7 +48,7 @@ def run_ask(args: argparse.Namespace, settings: AppSettings) -> int:
         questions = [line.strip() for line in text.splitlines() if line.strip()]
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
     for question in questions:
-        answer = answerer.answer(question)
+        answer = answerer.answer(question, as_of=args.as_of)
         print(answer.model_dump_json() if args.json else format_text(answer))
     return 0
 

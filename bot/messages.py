@@ -5,6 +5,8 @@ answer in another language says so. A language not in the catalogue gets English
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.language import ENGLISH
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -62,6 +64,36 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Dieser Index beantwortet nur Fragen auf Englisch; bitte fragen Sie auf Englisch.",
         "fr": "Cet index ne répond qu'aux questions en anglais ; posez-la en anglais, s'il vous plaît.",
     },
+    "disagree": {
+        "en": "The sources disagree:",
+        "ko": "자료마다 답이 다릅니다:",
+        "ja": "資料によって答えが異なります：",
+        "de": "Die Quellen widersprechen sich:",
+        "fr": "Les sources se contredisent :",
+    },
+    "undated": {"en": "undated", "ko": "날짜 없음", "ja": "日付なし", "de": "ohne Datum", "fr": "sans date"},
+    "day": {
+        "en": "{d} {month} {y}",
+        "ko": "{y}년 {m}월 {d}일",
+        "ja": "{y}年{m}月{d}日",
+        "de": "{d}. {month} {y}",
+        "fr": "{d} {month} {y}",
+    },
+    "week": {
+        "en": "the week of {day}",
+        "ko": "{day}부터의 주",
+        "ja": "{day}からの週",
+        "de": "die Woche ab {day}",
+        "fr": "la semaine du {day}",
+    },
+    "month": {
+        "en": "{month} {y}",
+        "ko": "{y}년 {m}월",
+        "ja": "{y}年{m}月",
+        "de": "{month} {y}",
+        "fr": "{month} {y}",
+    },
+    "year": {"en": "{y}", "ko": "{y}년", "ja": "{y}年", "de": "{y}", "fr": "{y}"},
     "help": {
         "en": "Ask a question about the sources, in English or your language. Every sentence of my answer "
         "quotes a source, marked [n]; the Sources below it show the exact passage. If the sources don't "
@@ -83,3 +115,21 @@ def say(key: str, language: str = ENGLISH, **values) -> str:
     """The message `key` in `language` (English when the catalogue lacks it), filled in."""
     texts = MESSAGES[key]
     return texts.get(language, texts[ENGLISH]).format(**values)
+
+
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+}
+
+
+def say_date(day: date | None, language: str = ENGLISH, precision: str = "day") -> str:
+    """A date as the question's language writes it ("30 June 2025", "2025년 6월 30일"); `precision`
+    "week", "month" or "year" names the week starting on `day`, its month or its year."""
+    if day is None:
+        return say("undated", language)
+    month = MONTHS.get(language, MONTHS[ENGLISH]).split()[day.month - 1]
+    if precision == "week":
+        return say("week", language, day=say_date(day, language))
+    return say(precision, language, d=day.day, m=day.month, y=day.year, month=month)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from pydantic import Field
 
-from index.models import Frozen
+from index.models import Frozen, iso_day
 
 
 class Citation(Frozen):
@@ -19,6 +21,10 @@ class Citation(Frozen):
     quote: str = Field(description="document text[start:end], verbatim")
     start: int
     end: int
+
+    @property
+    def published(self) -> datetime.date | None:
+        return iso_day(self.date)
 
 
 class Passage(Frozen):
@@ -57,4 +63,12 @@ class Answer(Frozen):
     problem: str | None = Field(default=None, description="set when the question itself could not be used")
     language: str = Field(
         default="en", description="the question's language (ISO 639-1): the bot's own words are in it"
+    )
+    as_of: str = Field(default="", description="the reference date: sources published after it were not used")
+    question_time: str = Field(
+        default="", description="what time the question asks about: window, present, period or open"
+    )
+    conflict: bool = Field(default=False, description="sources of the same time give different answers")
+    superseded: int = Field(
+        default=0, description="older sources with another answer, left out because a newer one answers"
     )

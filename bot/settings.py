@@ -6,6 +6,7 @@ composes the settings of every package; the core classes take plain arguments.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -16,16 +17,21 @@ from bot.answering import DEFAULT_MAX_QUESTION_CHARS, DEFAULT_TOP_K, AnswerOptio
 
 
 class AnswerSettings(BaseSettings):
-    """`RAGBOT_TOP_K`, `RAGBOT_MAX_QUESTION_CHARS`, `RAGBOT_JUDGE` (rules | model)."""
+    """`RAGBOT_TOP_K`, `RAGBOT_MAX_QUESTION_CHARS`, `RAGBOT_JUDGE` (rules | model), `RAGBOT_AS_OF`."""
 
     model_config = SettingsConfigDict(env_prefix="RAGBOT_", env_file=".env", extra="ignore")
 
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=50)
     max_question_chars: int = Field(DEFAULT_MAX_QUESTION_CHARS, ge=10)
     judge: Literal["rules", "model"] = "rules"
+    as_of: date | None = Field(
+        None, description='the day taken as "now"; unset: the day each question is asked'
+    )
 
     def options(self) -> AnswerOptions:
-        return AnswerOptions(top_k=self.top_k, max_question_chars=self.max_question_chars, judge=self.judge)
+        return AnswerOptions(
+            top_k=self.top_k, max_question_chars=self.max_question_chars, judge=self.judge, as_of=self.as_of
+        )
 
 
 class TelegramSettings(BaseSettings):

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def iso_day(text: str) -> datetime.date | None:
+    """A `date` metadata field as a date; None when it is missing or not a full ISO date."""
+    try:
+        return datetime.date.fromisoformat(text[:10]) if len(text) >= 10 else None
+    except ValueError:
+        return None
 
 
 class Frozen(BaseModel):
@@ -21,6 +31,10 @@ class Document(Frozen):
     date: str = ""
     url: str = ""
     language: str = ""
+
+    @property
+    def published(self) -> datetime.date | None:
+        return iso_day(self.date)
 
 
 class Span(Frozen):

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from bisect import bisect_left
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,11 @@ class Retriever:
         self._sentence_offsets = np.concatenate(
             [[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]
         ).astype(np.int64)
+        # Each chunk's publication day (date ordinal; 0 when undated), for questions asked "as of" a date.
+        published = {d.id: d.published for d in snapshot.documents.values()}
+        self._chunk_days = np.array(
+            [(published.get(c.doc_id) or date.min).toordinal() for c in snapshot.chunks], dtype=np.int64
+        )
         self._entity_starts: dict[str, list[int]] = {}
         self._hubness: np.ndarray | None = None
         self._document_sentences: dict[str, list[tuple[int, int]]] = {}
@@ -107,9 +113,12 @@ class Retriever:
     def embed_query_across_languages(self, question: str) -> np.ndarray:
         return multilingual_encoder().query(question)
 
-    def search_across_languages(self, vector: np.ndarray, k: int) -> list[Hit]:
+    def search_across_languages(
+        self, vector: np.ndarray, k: int, published_by: date | None = None
+    ) -> list[Hit]:
         """The `k` chunks whose best sentence is nearest to a multilingual query vector. Dense only:
-        the question's words are in another language than the sources', so BM25 has nothing to match."""
+        the question's words are in another language than the sources', so BM25 has nothing to match.
+        `published_by`: as in `search`."""
         assert self.snapshot.sentence_vectors_xl is not None, "check `multilingual` first"
         if not self.snapshot.chunks:
             return []
@@ -117,7 +126,7 @@ class Retriever:
         per_chunk = np.maximum.reduceat(
             sentence_scores[self._sentence_rows_flat], self._sentence_offsets[:-1]
         )
-        best = np.argsort(-per_chunk, kind="stable")[:k]
+        best = [i for i in np.argsort(-per_chunk, kind="stable") if self._allowed(i, published_by)][:k]
         chunks = self.snapshot.chunks
         return [
             Hit(chunk=chunks[i], score=float(per_chunk[i]), dense=float(per_chunk[i]), lexical=0.0)
@@ -166,7 +175,12 @@ class Retriever:
         return self.embedder.embed([query])[0]
 
     def search(
-        self, query: str, k: int = 5, vector: np.ndarray | None = None, mode: str = "hybrid"
+        self,
+        query: str,
+        k: int = 5,
+        vector: np.ndarray | None = None,
+        mode: str = "hybrid",
+        published_by: date | None = None,
     ) -> list[Hit]:
         """The `k` best chunks for `query`, best first.
 
@@ -174,22 +188,33 @@ class Retriever:
             vector: the query's embedding, when the caller already has it.
             mode: "hybrid" (what the bot uses), or one side alone as a baseline: "dense" (FAISS over
                 the chunk vectors) or "lexical" (BM25).
+            published_by: only sources published on or before this day (and undated ones): a
+                question asked "as of" a date cannot be answered from what was written after it.
         """
         chunks = self.snapshot.chunks
         if not chunks or not query.strip():
             return []
         if mode == "lexical":
             scores = self.bm25.scores(query)
+            ranked = [i for i in np.argsort(-scores) if self._allowed(i, published_by)][:k]
             return [Hit(chunk=chunks[i], score=float(scores[i]), dense=0.0, lexical=float(scores[i]))
-                    for i in np.argsort(-scores)[:k]]  # fmt: skip
+                    for i in ranked]  # fmt: skip
         vector = self.embed_query(query) if vector is None else vector
         if mode == "dense":
-            similarities, rows = self.snapshot.faiss_index.search(vector.reshape(1, -1), min(k, len(chunks)))
+            depth = min(k + self._excluded(published_by), len(chunks))
+            similarities, found = self.snapshot.faiss_index.search(vector.reshape(1, -1), depth)
             return [Hit(chunk=chunks[int(r)], score=float(s), dense=float(s), lexical=0.0)
-                    for s, r in zip(similarities[0], rows[0]) if r >= 0]  # fmt: skip
+                    for s, r in zip(similarities[0], found[0])
+                    if r >= 0 and self._allowed(int(r), published_by)][:k]  # fmt: skip
         lexical = self.bm25.scores(query)
+        dense_candidates = self._dense_candidates(vector, CANDIDATES + self._excluded(published_by))
+        if published_by is not None:
+            lexical = np.where(self._chunk_days <= published_by.toordinal(), lexical, 0.0)
+            dense_candidates = {row for row in dense_candidates if self._allowed(row, published_by)}
         lexical_candidates = {int(row) for row in np.argsort(-lexical)[:CANDIDATES] if lexical[row] > 0}
-        rows = np.fromiter(self._dense_candidates(vector) | lexical_candidates, dtype=np.int64)
+        rows = np.fromiter(dense_candidates | lexical_candidates, dtype=np.int64)
+        if not len(rows):
+            return []
         dense = np.maximum(
             self.snapshot.chunk_vectors[rows] @ vector, SENTENCE_WEIGHT * self._best_sentences(rows, vector)
         )
@@ -205,6 +230,13 @@ class Retriever:
             for i in order
         ]
 
+    def _allowed(self, row: int, published_by: date | None) -> bool:
+        return published_by is None or self._chunk_days[row] <= published_by.toordinal()
+
+    def _excluded(self, published_by: date | None) -> int:
+        """How many chunks `published_by` leaves out."""
+        return 0 if published_by is None else int((self._chunk_days > published_by.toordinal()).sum())
+
     def _best_sentences(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Per chunk, the cosine of its sentence closest to the query: a one-sentence answer inside a
         longer passage is found even when the passage as a whole is about more."""
@@ -213,8 +245,8 @@ class Retriever:
         sims = self.snapshot.sentence_vectors[picked] @ vector
         return np.maximum.reduceat(sims, np.cumsum(ends - starts) - (ends - starts))
 
-    def _dense_candidates(self, vector: np.ndarray) -> set[int]:
-        depth = min(CANDIDATES, len(self.snapshot.chunks))
+    def _dense_candidates(self, vector: np.ndarray, depth: int) -> set[int]:
+        depth = min(depth, len(self.snapshot.chunks))
         _, ids = self.snapshot.faiss_index.search(vector.reshape(1, -1), depth)
         return {int(i) for i in ids[0] if i >= 0}
 

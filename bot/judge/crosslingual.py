@@ -171,7 +171,8 @@ def judge_across_languages(
     if best < model.threshold:
         return Judgement(ranked, [], best, Counter({_refusal_reason(rows[order[0]]): 1}))
     evidence = [found[i] for i in order if probabilities[i] >= max(model.threshold, best - KEEP_WITHIN)]
-    return Judgement(ranked, evidence, best)
+    probable = [found[i] for i in order if probabilities[i] >= model.threshold]
+    return Judgement(ranked, evidence, best, probable=probable)
 
 
 def _refusal_reason(row: np.ndarray) -> str:

@@ -37,6 +37,9 @@ class Judgement:
     evidence: list[Candidate]  # the sentences an answer may quote, best first; empty: abstain
     confidence: float  # the model's probability that the best sentence answers
     reasons: Counter = field(default_factory=Counter)  # why, when it abstains
+    # The accepted sentences the calibrated model also gives at least its threshold, best first: sure
+    # enough to weigh one source's answer against another's (`bot.timeline.arrange`).
+    probable: list[Candidate] = field(default_factory=list)
 
     @property
     def answers(self) -> bool:
@@ -61,7 +64,8 @@ def decide(
         return Judgement(ranked, [], float(probabilities.max()), reasons)
     best = scores[answering[0]]
     evidence = [found[i] for i in answering if scores[i] >= best - KEEP_WITHIN[policy]]
-    return Judgement(ranked, evidence, float(probabilities[answering[0]]))
+    probable = [found[i] for i in answering if probabilities[i] >= threshold]
+    return Judgement(ranked, evidence, float(probabilities[answering[0]]), probable=probable)
 
 
 def refusal_reason(row: np.ndarray) -> str:

@@ -25,6 +25,7 @@ class QuestionAnalysis:
     wh: str  # "who", "which", "how many", ... ; "" when the question has no wh-word
     focus: str  # lemma of the noun asked about ("automaker"); "" when there is none
     entity_texts: tuple[str, ...]  # lower-cased names the question itself contains
+    present_tense: bool = False  # "Who is ...?", "How many people live ...?": about a present state
 
     @property
     def key(self) -> str:
@@ -49,6 +50,12 @@ def analyse_many(questions: list[str]) -> list[QuestionAnalysis]:
 
 def analyse_doc(doc) -> QuestionAnalysis:
     """The analysis of a parsed question (a spaCy `Doc`)."""
+    analysis = _wh_and_focus(doc)
+    present = any(t.tag_ in ("VBZ", "VBP") for t in doc) and not any(t.tag_ == "VBD" for t in doc)
+    return QuestionAnalysis(analysis.wh, analysis.focus, analysis.entity_texts, present)
+
+
+def _wh_and_focus(doc) -> QuestionAnalysis:
     names = tuple(dict.fromkeys(e.text.lower() for e in doc.ents))
     wh_token = next((t for t in doc if t.lower_ in WH_WORDS), None)
     if wh_token is None:

@@ -28,6 +28,7 @@ STRONG_SIMILARITY = 0.54
 ENTITY_SIMILARITY = 0.48  # enough for a sentence that itself names one of the question's entities
 REASON_BONUS = 0.15
 OPINION_BONUS = 0.15
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _NUMBER_WORDS = NUMBER_WORDS_COUNTING + "|half|twice|double|percent"
 _HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _TIME_UNITS = r"(days?|weeks?|months?|years?|decades?|centuries|century)"
@@ -37,10 +38,12 @@ _HAS_DURATION = re.compile(
     rf"until) (\d|{MONTHS})|\b(\d[\d.,]*|{NUMBER_WORDS_COUNTING}|several|"
     rf"many|few)(\s+\w+)?\s+{_TIME_UNITS}\b)"
 )
-# A date, or a time relative to one: "in the next four to seven years", "three days before the summit"
-# ("in the past two decades" is a span, not a point in time).
+# A date, or a time relative to one: "in the next four to seven years", "three days before the summit",
+# "on Wednesday", "last month" (news dates events by the day it was written; `bot.timeline.relative`
+# resolves them). "In the past two decades" is a span, not a point in time.
 _HAS_DATE = re.compile(
-    rf"\b(1[89]\d\d|20\d\d|{MONTHS})\b|(?i:\b(days?|weeks?|months?|"
+    rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS})\b|(?i:\b(yesterday|tomorrow|(last|next) (week|month|year))\b)"
+    rf"|(?i:\b(days?|weeks?|months?|"
     rf"years?|decades?) (before|after|ago|later|earlier)\b|\b(in|within) the (next|"
     rf"coming) ([\w-]+ ){{0,3}}(days|weeks|months|years|decades)\b)"
 )
@@ -94,9 +97,17 @@ def has_answer_kind(answer_type: str, sentence: str) -> bool:
     if answer_type == "duration":
         return bool(_HAS_DURATION.search(sentence))
     if answer_type == "person":
-        return any(
-            not m["introduced"] or not is_place(tuple(normalise(m["introduced"])))
-            for m in _HAS_PERSON.finditer(sentence)
-        )
+        return bool(person_names(sentence))
     pattern = {"date": _HAS_DATE}.get(answer_type)
     return pattern is None or bool(pattern.search(sentence))
+
+
+def person_names(sentence: str) -> list[str]:
+    """The names the sentence gives as people's: after a title, or introduced ("Lee Jae-Myung, who")."""
+    names = []
+    for match in _HAS_PERSON.finditer(sentence):
+        if not match["introduced"]:
+            names.append(re.sub(rf"^{_TITLE}\s+", "", match.group(0)))
+        elif not is_place(tuple(normalise(match["introduced"]))):
+            names.append(match["introduced"])
+    return names
