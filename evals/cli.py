@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     bench.add_argument("--out", type=Path, default=Path("bench.json"))
     bench.set_defaults(run=run_bench)
+    dated = commands.add_parser(
+        "dated", help="dates: newest source, stated dates, conflicts, no future sources"
+    )
+    dated.add_argument("--out", type=Path, default=DEFAULT_OUT / "dated")
+    dated.add_argument("--rtqa", action="store_true", help="also RealTime QA dev as of each question's date")
+    dated.add_argument("--rtqa-index", type=Path, help="index of the RealTime QA corpus to use or build")
+    dated.set_defaults(run=run_dated)
     faults = commands.add_parser("faults", help="kill, fill, flood and fuzz a copy of the seed index")
     faults.add_argument("--seed", type=int, default=0)
     faults.add_argument("--budget", type=float, default=240.0, help="seconds for the timed parts")
@@ -224,3 +231,47 @@ def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:
     print(report(parts, args.out, args.seed, time.perf_counter() - started))
     print(f"report in {args.out / 'faults.json'}")
     return 0 if all(p.passed for p in parts) else 1
+
+
+def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
+    from dataclasses import replace
+
+    from bot.answering import Answerer
+    from bot.wiring import make_embedder, update_index
+    from evals.dated import dated_corpus, gate_failures, load_dated_cases, run_dated, write_report
+    from index.retriever import LiveIndex
+
+    embedder = make_embedder(settings.index)
+    announce = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    corpus = dated_corpus(settings.index.sources_dir, args.out / "sources")
+    build = replace(settings.index.build_settings(), sources_dir=corpus, index_dir=args.out / "index")
+    update_index(build, embedder, announce)
+    answerer = Answerer(LiveIndex(build.index_dir, embedder), settings.answer.options())
+    summary, rows = run_dated(answerer, load_dated_cases())
+    print("| metric | value |\n| --- | --- |")
+    print("\n".join(f"| {metric} | {value} |" for metric, value in summary.items()))
+    print(f"report in {write_report(args.out, summary, rows)}")
+    failures = gate_failures(summary)
+    for line in failures:
+        print(f"GATE {line}", file=sys.stderr)
+    if args.rtqa:
+        _run_rtqa_dated(args, settings, build, embedder)
+    return 1 if failures else 0
+
+
+def _run_rtqa_dated(args: argparse.Namespace, settings: AppSettings, build, embedder) -> None:
+    from dataclasses import replace
+
+    from bot.answering import Answerer
+    from bot.wiring import update_index
+    from evals.rtqa import run_rtqa_dated
+    from index.retriever import LiveIndex
+
+    split = EvalSettings().benchmarks_dir / "rtqa-dev"
+    index_dir = args.rtqa_index or args.out / "rtqa-index"
+    rtqa = replace(build, sources_dir=split / "corpus", index_dir=index_dir)
+    update_index(rtqa, embedder, lambda m: print(m, file=sys.stderr))
+    answerer = Answerer(LiveIndex(index_dir, embedder), settings.answer.options())
+    for name, result in run_rtqa_dated(split, answerer, args.out / "rtqa").items():
+        print(f"\nRealTime QA dev, {name}:\n{result.pop('score')}")
+        print("\n".join(f"{key}: {value}" for key, value in result.items()))
