@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from bot.answering import Answerer
 from bot.judge.decision import NOTHING_ASKED
+from bot.messages import say_date
 from bot.models import Answer
 from index.store import load_snapshot
 from tests.conftest import PROJECT
@@ -190,3 +192,25 @@ def test_an_index_without_multilingual_vectors_says_so_in_the_question_language(
 def test_an_irregular_verb_in_the_question_meets_its_past_form_in_the_source(answerer: Answerer):
     answer = answerer.answer("Who did Australia send to the NATO summit?")  # the source: "instead sent"
     assert not answer.abstained and "Richard Marles" in answer.citations[0].quote
+
+
+def test_every_answer_states_its_sources_dates_and_none_is_later_than_asked(answerer: Answerer):
+    answer = answerer.answer("What did NATO members agree to spend?", as_of=date(2025, 7, 1))
+    assert not answer.abstained and answer.as_of == "2025-07-01"
+    for citation in answer.citations:
+        assert citation.published is not None and citation.published <= date(2025, 7, 1)
+        assert say_date(citation.published) in answer.answer
+    before_asan = answerer.answer("What did NATO members agree to spend?", as_of=date(2025, 6, 28))
+    assert {c.source for c in before_asan.citations} == {"xpert-nato-summit-asian-partners-stay-away.txt"}
+
+
+def test_the_search_leaves_out_sources_published_after_the_reference_date(answerer: Answerer):
+    retriever = answerer.live_index.retriever()
+    for mode in ("hybrid", "dense", "lexical"):
+        everything = retriever.search("NATO summit spending", k=20, mode=mode)
+        assert {h.chunk.doc_id for h in everything} == {
+            "asan-managing-decline-nato-2025.txt",
+            "xpert-nato-summit-asian-partners-stay-away.txt",
+        }
+        early = retriever.search("NATO summit spending", k=20, mode=mode, published_by=date(2025, 6, 28))
+        assert early and {h.chunk.doc_id for h in early} == {"xpert-nato-summit-asian-partners-stay-away.txt"}

@@ -57,3 +57,12 @@ def test_cli_ask_survives_bytes_that_are_not_utf8_on_stdin(seed_build):
     result = run_bot(seed_build, "ask", "--json", "-", stdin=stdin)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 and "Luxon" in lines[0]["answer"] and b"Traceback" not in result.stderr
+
+
+def test_cli_ask_as_of_a_date_uses_only_sources_published_by_then(seed_build):
+    question = "Who did Australia send to the NATO summit?"
+    later = json.loads(run_bot(seed_build, "ask", "--json", "--as-of", "2025-07-01", question).stdout)
+    assert not later["abstained"] and later["as_of"] == "2025-07-01"
+    assert later["answer"].startswith("(25 June 2025) ") and "Marles" in later["answer"]
+    earlier = json.loads(run_bot(seed_build, "ask", "--json", "--as-of", "2025-06-20", question).stdout)
+    assert earlier["abstained"] and earlier["citations"] == []  # both seeds were published after it

@@ -158,3 +158,18 @@ def test_the_peer_table_has_a_row_per_system():
     assert lines[0] == "corpus (10 answerable questions)"
     assert lines[1] == "| system | evidence_first | build_s |"
     assert lines[3:] == ["| ours | 0.9 | 3.0 |", "| txtai | 0.8 | 1.0 |"]
+
+
+@pytest.mark.integration
+def test_dated_eval_passes_its_gate_over_seeds_and_invented_dated_sources(tmp_path):
+    env = {**os.environ, "RAGBOT_SOURCES_DIR": str(SEED_SOURCES), "RAGBOT_MULTILINGUAL": "false"}
+    command = [sys.executable, "-m", "evals", "dated", "--out", str(tmp_path)]
+    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "dated.json").read_text(encoding="utf-8"))
+    summary = report["summary"]
+    assert summary["no_future_citation"] == 1.0 and summary["false_conflicts"] <= 0.1
+    assert min(summary[m] for m in ("cites_newest", "states_date", "flags_conflict")) >= 0.9
+    by_id = {case["id"]: case for case in report["cases"]}
+    assert by_id["mayor-winner"]["answer"].startswith("The sources disagree:")
+    assert "Wednesday = 12 March 2025" in by_id["bridge-vote-day"]["answer"]

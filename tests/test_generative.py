@@ -114,7 +114,7 @@ def test_a_supported_generated_sentence_is_sent_with_a_verbatim_quote(seed_build
     reply = "Australia sent Defense Minister Richard Marles [1]. He likes pizza [1]."
     answer = _answerer(seed_build, embedder, fake_model(reply)).answer(QUESTION)
     assert answer.composer == "generative" and answer.dropped_sentences == 1
-    assert answer.answer == "Australia sent Defense Minister Richard Marles. [1]"
+    assert answer.answer == "(25 June 2025) Australia sent Defense Minister Richard Marles. [1]"
     snapshot = load_snapshot(seed_build.index_dir)
     assert all(snapshot.documents[c.source].text[c.start : c.end] == c.quote for c in answer.citations)
     assert "Richard Marles" in answer.citations[0].quote
