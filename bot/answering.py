@@ -197,7 +197,7 @@ class Answerer:
         if not checked.kept:
             return extractive.model_copy(update=dropped)
         citations: list[Citation] = []
-        parts: list[str] = []
+        parts: list[tuple[str, Citation]] = []
         for sentence in checked.kept:
             markers = []
             for number in sentence.passages:
@@ -209,10 +209,11 @@ class Answerer:
                     existing = _citation(len(citations) + 1, chunk.doc_id, start, end, retriever)
                     citations.append(existing)
                 markers.append(f"[{existing.n}]")
-            parts.append(f"{sentence.text} {''.join(markers)}")
+                last: Citation = existing
+            parts.append((f"{sentence.text} {''.join(markers)}", last))  # dated by its last marker
         return Answer(
             **base,
-            answer=_dated_text(parts, citations, base["language"], base["conflict"]),
+            answer=_dated_text(parts, base["language"], base["conflict"]),
             abstained=False,
             citations=citations,
             composer="generative",
@@ -223,30 +224,23 @@ class Answerer:
 def _compose(spans: list[tuple[str, int, int]], retriever: Retriever, base: dict, asks_when: bool) -> Answer:
     """The extractive answer: each span quoted with its marker, under its source's date; for a
     question asking "when", with the relative dates it holds resolved against that date."""
-    citations, parts = [], []
-    for n, (doc_id, start, end) in enumerate(spans, 1):
-        citations.append(_citation(n, doc_id, start, end, retriever))
-        parts.append(f"{citations[-1].quote} [{n}]")
+    citations = [_citation(n, *span, retriever) for n, span in enumerate(spans, 1)]
     language = base["language"]
+    parts = [(f"{c.quote} [{c.n}]", c) for c in citations]
     resolutions = [_resolutions(c, language) if asks_when else "" for c in citations]
-    text = _dated_text(parts, citations, language, base["conflict"], resolutions)
+    text = _dated_text(parts, language, base["conflict"], resolutions)
     return Answer(**base, answer=text, abstained=False, citations=citations)
 
 
 def _dated_text(
-    parts: list[str],
-    citations: list[Citation],
-    language: str,
-    conflict: bool,
-    resolutions: list[str] | None = None,
+    parts: list[tuple[str, Citation]], language: str, conflict: bool, resolutions: list[str] | None = None
 ) -> str:
-    """The answer's sentences, each run from one date under "(30 June 2025)", so the text says when
-    its evidence is from; "The sources disagree:" first when they do."""
-    by_n = {c.n: c for c in citations}
+    """The answer's sentences (each with the citation of its last marker), each run from one date
+    under "(30 June 2025)", so the text says when its evidence is from; "The sources disagree:"
+    first when they do."""
     text, last = [say("disagree", language)] if conflict else [], None
-    for i, part in enumerate(parts):
-        n = int(part.rsplit("[", 1)[1].rstrip("]"))
-        label = say_date(by_n[n].published, language) + (resolutions[i] if resolutions else "")
+    for i, (part, citation) in enumerate(parts):
+        label = say_date(citation.published, language) + (resolutions[i] if resolutions else "")
         text.append(part if label == last else f"({label}) {part}")
         last = label
     return " ".join(text)

@@ -126,7 +126,7 @@ class Retriever:
         per_chunk = np.maximum.reduceat(
             sentence_scores[self._sentence_rows_flat], self._sentence_offsets[:-1]
         )
-        best = [i for i in np.argsort(-per_chunk, kind="stable") if self._allowed(i, published_by)][:k]
+        best = _kept(np.argsort(-per_chunk, kind="stable"), self._published(published_by))[:k]
         chunks = self.snapshot.chunks
         return [
             Hit(chunk=chunks[i], score=float(per_chunk[i]), dense=float(per_chunk[i]), lexical=0.0)
@@ -194,23 +194,25 @@ class Retriever:
         chunks = self.snapshot.chunks
         if not chunks or not query.strip():
             return []
+        allowed = self._published(published_by)
+        excluded = 0 if allowed is None else int((~allowed).sum())
         if mode == "lexical":
             scores = self.bm25.scores(query)
-            ranked = [i for i in np.argsort(-scores) if self._allowed(i, published_by)][:k]
+            ranked = _kept(np.argsort(-scores), allowed)[:k]
             return [Hit(chunk=chunks[i], score=float(scores[i]), dense=0.0, lexical=float(scores[i]))
                     for i in ranked]  # fmt: skip
         vector = self.embed_query(query) if vector is None else vector
         if mode == "dense":
-            depth = min(k + self._excluded(published_by), len(chunks))
+            depth = min(k + excluded, len(chunks))
             similarities, found = self.snapshot.faiss_index.search(vector.reshape(1, -1), depth)
             return [Hit(chunk=chunks[int(r)], score=float(s), dense=float(s), lexical=0.0)
                     for s, r in zip(similarities[0], found[0])
-                    if r >= 0 and self._allowed(int(r), published_by)][:k]  # fmt: skip
+                    if r >= 0 and (allowed is None or allowed[r])][:k]  # fmt: skip
         lexical = self.bm25.scores(query)
-        dense_candidates = self._dense_candidates(vector, CANDIDATES + self._excluded(published_by))
-        if published_by is not None:
-            lexical = np.where(self._chunk_days <= published_by.toordinal(), lexical, 0.0)
-            dense_candidates = {row for row in dense_candidates if self._allowed(row, published_by)}
+        dense_candidates = self._dense_candidates(vector, CANDIDATES + excluded)
+        if allowed is not None:
+            lexical = np.where(allowed, lexical, 0.0)
+            dense_candidates = {row for row in dense_candidates if allowed[row]}
         lexical_candidates = {int(row) for row in np.argsort(-lexical)[:CANDIDATES] if lexical[row] > 0}
         rows = np.fromiter(dense_candidates | lexical_candidates, dtype=np.int64)
         if not len(rows):
@@ -230,12 +232,10 @@ class Retriever:
             for i in order
         ]
 
-    def _allowed(self, row: int, published_by: date | None) -> bool:
-        return published_by is None or self._chunk_days[row] <= published_by.toordinal()
-
-    def _excluded(self, published_by: date | None) -> int:
-        """How many chunks `published_by` leaves out."""
-        return 0 if published_by is None else int((self._chunk_days > published_by.toordinal()).sum())
+    def _published(self, day: date | None) -> np.ndarray | None:
+        """Per chunk, whether its source was published on or before `day` (undated ones are);
+        None when there is no day to compare with."""
+        return None if day is None else self._chunk_days <= day.toordinal()
 
     def _best_sentences(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Per chunk, the cosine of its sentence closest to the query: a one-sentence answer inside a
@@ -249,6 +249,11 @@ class Retriever:
         depth = min(depth, len(self.snapshot.chunks))
         _, ids = self.snapshot.faiss_index.search(vector.reshape(1, -1), depth)
         return {int(i) for i in ids[0] if i >= 0}
+
+
+def _kept(rows: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """`rows` (chunk numbers, best first) without those `allowed` leaves out."""
+    return rows if allowed is None else rows[allowed[rows]]
 
 
 class LiveIndex:

@@ -8,7 +8,7 @@ South Korea send?" -> "how many", "troop"; "What is the name of the aircraft ...
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from index.entities import load_spacy
@@ -50,9 +50,8 @@ def analyse_many(questions: list[str]) -> list[QuestionAnalysis]:
 
 def analyse_doc(doc) -> QuestionAnalysis:
     """The analysis of a parsed question (a spaCy `Doc`)."""
-    analysis = _wh_and_focus(doc)
     present = any(t.tag_ in ("VBZ", "VBP") for t in doc) and not any(t.tag_ == "VBD" for t in doc)
-    return QuestionAnalysis(analysis.wh, analysis.focus, analysis.entity_texts, present)
+    return replace(_wh_and_focus(doc), present_tense=present)
 
 
 def _wh_and_focus(doc) -> QuestionAnalysis:
