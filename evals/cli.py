@@ -236,18 +236,11 @@ def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:
 def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
     from dataclasses import replace
 
-    from bot.answering import Answerer
-    from bot.wiring import make_embedder, update_index
     from evals.dated import dated_corpus, gate_failures, load_dated_cases, run_dated, write_report
-    from index.retriever import LiveIndex
 
-    embedder = make_embedder(settings.index)
-    announce = lambda m: print(m, file=sys.stderr)  # noqa: E731
     corpus = dated_corpus(settings.index.sources_dir, args.out / "sources")
     build = replace(settings.index.build_settings(), sources_dir=corpus, index_dir=args.out / "index")
-    update_index(build, embedder, announce)
-    answerer = Answerer(LiveIndex(build.index_dir, embedder), settings.answer.options())
-    summary, rows = run_dated(answerer, load_dated_cases())
+    summary, rows = run_dated(_answerer_over(build, settings), load_dated_cases())
     print("| metric | value |\n| --- | --- |")
     print("\n".join(f"| {metric} | {value} |" for metric, value in summary.items()))
     print(f"report in {write_report(args.out, summary, rows)}")
@@ -255,23 +248,28 @@ def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
     for line in failures:
         print(f"GATE {line}", file=sys.stderr)
     if args.rtqa:
-        _run_rtqa_dated(args, settings, build, embedder)
+        _run_rtqa_dated(args, settings, build)
     return 1 if failures else 0
 
 
-def _run_rtqa_dated(args: argparse.Namespace, settings: AppSettings, build, embedder) -> None:
+def _run_rtqa_dated(args: argparse.Namespace, settings: AppSettings, build) -> None:
     from dataclasses import replace
 
-    from bot.answering import Answerer
-    from bot.wiring import update_index
-    from evals.rtqa import run_rtqa_dated
-    from index.retriever import LiveIndex
+    from evals.rtqa import require_split, run_rtqa_dated
 
-    split = EvalSettings().benchmarks_dir / "rtqa-dev"
-    index_dir = args.rtqa_index or args.out / "rtqa-index"
-    rtqa = replace(build, sources_dir=split / "corpus", index_dir=index_dir)
-    update_index(rtqa, embedder, lambda m: print(m, file=sys.stderr))
-    answerer = Answerer(LiveIndex(index_dir, embedder), settings.answer.options())
-    for name, result in run_rtqa_dated(split, answerer, args.out / "rtqa").items():
+    split = require_split(EvalSettings().benchmarks_dir / "rtqa-dev")
+    rtqa = replace(build, sources_dir=split / "corpus", index_dir=args.rtqa_index or args.out / "rtqa-index")
+    for name, result in run_rtqa_dated(split, _answerer_over(rtqa, settings), args.out / "rtqa").items():
         print(f"\nRealTime QA dev, {name}:\n{result.pop('score')}")
         print("\n".join(f"{key}: {value}" for key, value in result.items()))
+
+
+def _answerer_over(build, settings: AppSettings):
+    """An answerer over the index `build` describes, built or brought up to date first."""
+    from bot.answering import Answerer
+    from bot.wiring import make_embedder, update_index
+    from index.retriever import LiveIndex
+
+    embedder = make_embedder(settings.index)
+    update_index(build, embedder, lambda m: print(m, file=sys.stderr))
+    return Answerer(LiveIndex(build.index_dir, embedder), settings.answer.options())

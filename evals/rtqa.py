@@ -23,10 +23,15 @@ def question_date(week: str) -> date:
     return date(int(week[:4]), int(week[4:6]), int(week[6:]))
 
 
+def require_split(split: Path) -> Path:
+    """`split`, if it holds the questions and the corpus; otherwise a clear error before any build."""
+    if not (split / "questions.jsonl").exists() or not (split / "corpus").is_dir():
+        raise EvalError(f"no RealTime QA split at {split}: set RAGBOT_BENCHMARKS_DIR")
+    return split
+
+
 def run_rtqa_dated(split: Path, answerer: Answerer, out: Path) -> dict:
     """Both runs' scores and the date checks; answers and scores are written under `out`."""
-    if not (split / "questions.jsonl").exists():
-        raise EvalError(f"no RealTime QA split at {split}: set RAGBOT_BENCHMARKS_DIR")
     rows = [json.loads(line) for line in (split / "questions.jsonl").read_text("utf-8").splitlines() if line]
     out.mkdir(parents=True, exist_ok=True)
     results = {}
