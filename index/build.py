@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from index.ann import build_faiss_index, choose_index_type
+from index.bm25 import BM25
 from index.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
 from index.entities import ANNOTATOR, EntitySpan, find_entities
 from index.errors import IndexCorrupt, IndexNotBuilt
+from index.lexical import analyzer_fingerprint, normalise, proper_terms
 from index.lock import build_lock
 from index.models import BuildReport, Chunk, Document
 from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
@@ -145,6 +147,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
     chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
     sentence_vectors, sentence_embedded = _vectors_for(sentence_texts, cache, embedder, progress, "sentences")
     entities = _entities_for(documents, previous)
+    lexical = _lexical_for(chunks, previous)
     multilingual = _multilingual_vectors(settings, by_id, sentence_rows, previous, progress)
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
@@ -157,6 +160,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         index_type=index_type,
         annotator=ANNOTATOR,
         multilingual=wanted_multilingual(settings),
+        analyzer=analyzer_fingerprint(),
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )
@@ -171,6 +175,8 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         entities,
         sentence_rows,
         multilingual,
+        lexical,
+        proper_terms([chunk.text for chunk in chunks]),
     )
     return snapshot, (chunk_embedded, sentence_embedded)
 
@@ -184,6 +190,23 @@ def _entities_for(documents: list[Document], previous: Snapshot | None) -> dict[
     new = [d for d in documents if d.id not in entities]
     entities.update(zip((d.id for d in new), find_entities([d.text for d in new])))
     return {d.id: entities[d.id] for d in documents}
+
+
+def _lexical_for(chunks: list[Chunk], previous: Snapshot | None) -> BM25:
+    """BM25 over every chunk's heading and text, with the previous snapshot's stems where the same
+    text was indexed before by the same analyzer: only new text is normalised."""
+    old, known = None, {}
+    if previous is not None and previous.manifest.analyzer == analyzer_fingerprint():
+        old = previous.lexical
+        known = {_text_key(chunk_embedding_text(c)): row for row, c in enumerate(previous.chunks)}
+    terms = []
+    for chunk in chunks:
+        row = known.get(_text_key(chunk_embedding_text(chunk)))
+        if old is not None and row is not None:
+            terms.append(old.terms_of(row))
+        else:
+            terms.append(normalise(chunk.heading) + normalise(chunk.text))
+    return BM25.of_terms(terms)
 
 
 def _multilingual_vectors(settings, documents, sentence_rows, previous, progress) -> np.ndarray | None:

@@ -1,4 +1,4 @@
-"""Lexical retrieval: BM25 over normalised word stems, tolerant of misspellings and variants.
+"""The lexical analyzer: word stems for BM25 (`index.bm25`), tolerant of misspellings and variants.
 
 Questions and these sources often spell things differently: the machine-translated article writes
 "Indopazacifik", "the Haag" and "Die Haag" where readers write "Indo-Pacific" and "The Hague", and
@@ -6,27 +6,27 @@ readers misspell names ("albanesse"). Three layers close the gap:
 1. `normalise`: lower case, accents folded, hyphenated words also joined, irregular forms to their
    lemma ("sent" -> "send", `index.irregular`), Snowball stemming.
 2. `VARIANTS`: spelling variants of the same name or word, mapped to one form.
-3. Fuzzy expansion: a query term that is not in the corpus vocabulary matches the vocabulary terms
-   closest to it in spelling (difflib ratio >= `FUZZY_CUTOFF`), weighted by that similarity.
-4. Places: a country named in the query also matches its capital and big cities, at
+3. Fuzzy expansion (`index.bm25`): a query term that is not in the corpus vocabulary matches the
+   vocabulary terms closest to it in spelling (difflib ratio >= `FUZZY_CUTOFF`), weighted by that
+   similarity.
+4. Places (`index.bm25`): a country named in the query also matches its capital and big cities, at
    `PLACE_WEIGHT` ("Netherlands" -> "Hague", "South Korea" -> "Seoul"; see `index.places`).
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
-import math
+import hashlib
+import json
 import re
 import threading
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 
-import numpy as np
 import snowballstemmer
 
 from index.irregular import irregular_forms
-from index.places import cities_named_in, demonym_country
+from index.places import demonym_country
 
 _CODE_WITH_NUMBER = re.compile(r"\b([A-Z]{1,5}) (\d{1,2})\b")  # "IP 4" is "IP4", as "IP-4" is
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
@@ -59,7 +59,7 @@ FUZZY_CUTOFF = 0.8
 _STEMMER = snowballstemmer.stemmer("english")
 _STEMMER_LOCK = threading.Lock()
 PLACE_WEIGHT = 0.3  # a city standing for a country the query names (see `index.places`)
-K1, B = 1.2, 0.75
+ANALYZER_VERSION = 1
 
 
 def _fold(word: str) -> str:
@@ -114,53 +114,14 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(normalise(text))
 
 
-class BM25:
-    """Okapi BM25 over a fixed list of texts."""
-
-    def __init__(self, terms: list[list[str]]) -> None:
-        """`terms`: each text's stems, as `normalise` gives them (see `of_texts`)."""
-        docs = [Counter(t) for t in terms]
-        self.size = len(docs)
-        self.lengths = np.array([sum(d.values()) for d in docs], dtype=np.float32)
-        self.average_length = float(self.lengths.mean()) if self.size else 0.0
-        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for row, counts in enumerate(docs):
-            for term, tf in counts.items():
-                self.postings[term].append((row, tf))
-        self.vocabulary = sorted(self.postings)
-        self._expansions: dict[str, list[tuple[str, float]]] = {}
-
-    @classmethod
-    def of_texts(cls, texts: list[str]) -> BM25:
-        return cls([normalise(text) for text in texts])
-
-    def idf(self, term: str) -> float:
-        df = len(self.postings.get(term, ()))
-        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-
-    def expand(self, term: str) -> list[tuple[str, float]]:
-        """The term itself if the corpus has it, else its closest spellings with their similarity."""
-        if term in self.postings or len(term) < 4:
-            return [(term, 1.0)]
-        if term not in self._expansions:  # difflib scans the whole vocabulary: once per term
-            close = difflib.get_close_matches(term, self.vocabulary, n=3, cutoff=FUZZY_CUTOFF)
-            self._expansions[term] = [(c, difflib.SequenceMatcher(None, term, c).ratio()) for c in close]
-        return self._expansions[term]
-
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every text for `query` (zeros where nothing matched)."""
-        scores = np.zeros(self.size, dtype=np.float32)
-        norm = K1 * (1 - B + B * self.lengths / max(self.average_length, 1e-9))
-        terms = normalise(query)
-        weighted = dict.fromkeys(terms, 1.0) | {
-            c: PLACE_WEIGHT for c in cities_named_in(terms) - set(terms) if c in self.postings
-        }
-        for query_term, query_weight in weighted.items():
-            for term, weight in self.expand(query_term):
-                idf = self.idf(term) * weight * query_weight
-                for row, tf in self.postings.get(term, ()):
-                    scores[row] += idf * tf * (K1 + 1) / (tf + norm[row])
-        return scores
+def analyzer_fingerprint() -> str:
+    """What decides the stems of a text: a build reuses stored stems only when this is unchanged.
+    Bump `ANALYZER_VERSION` when `normalise` itself changes; the tables are hashed."""
+    tables = json.dumps(
+        [ANALYZER_VERSION, [(p.pattern, c) for p, c in VARIANTS], sorted(STOPWORDS), irregular_forms()],
+        sort_keys=True,
+    )
+    return hashlib.sha256(tables.encode()).hexdigest()[:16]
 
 
 def proper_terms(texts: list[str], share: float = 0.7) -> frozenset[str]:

@@ -19,7 +19,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.entities import EntitySpan
 from index.errors import IndexStoreError
-from index.lexical import BM25, normalise, proper_terms
+from index.lexical import normalise
 from index.models import Chunk, Document, Hit, Span
 from index.multilingual import multilingual_encoder
 from index.store import Snapshot, current_version, load_snapshot
@@ -43,10 +43,8 @@ class Retriever:
     def __init__(self, snapshot: Snapshot, embedder: Embedder) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        headings = [normalise(c.heading) for c in snapshot.chunks]
-        bodies = [normalise(c.text) for c in snapshot.chunks]
-        self.bm25 = BM25([h + b for h, b in zip(headings, bodies)])  # heading and text, as embedded
-        self.proper_terms = proper_terms([c.text for c in snapshot.chunks])
+        assert snapshot.lexical is not None, "a loaded snapshot has its lexical index"
+        self.bm25 = snapshot.lexical  # heading and text of each chunk, as embedded
         # Sentence vector rows of every chunk, flattened: chunk i owns [offsets[i], offsets[i + 1]).
         rows = snapshot.sentence_rows
         self._sentence_rows_flat = np.array(
@@ -66,9 +64,7 @@ class Retriever:
         self._chunks_by_document: dict[str, list[Chunk]] = {}
         for chunk in snapshot.chunks:
             self._chunks_by_document.setdefault(chunk.doc_id, []).append(chunk)
-        self.section_terms: dict[tuple[str, str], set[str]] = {}
-        for chunk, heading, body in zip(snapshot.chunks, headings, bodies):
-            self.section_terms.setdefault((chunk.doc_id, chunk.heading), set(heading)).update(body)
+        self._section_terms: dict[tuple[str, str], set[str]] = {}
 
     # The corpus's vocabulary, for the answer judge: which words the sources use and how rare.
 
@@ -78,19 +74,26 @@ class Retriever:
         return self.bm25.expand(term)
 
     def knows(self, term: str) -> bool:
-        return term in self.bm25.postings
+        return self.bm25.knows(term)
 
     def rarity(self, term: str) -> float:
         """The term's inverse document frequency; a term the sources never use counts as rarest."""
-        return self.bm25.idf(term if self.knows(term) else "")
+        return self.bm25.idf(term)
 
     def is_name(self, term: str) -> bool:
         """Whether the sources write the term capitalised, as a name."""
-        return term in self.proper_terms
+        return term in self.snapshot.proper_terms
 
     def section_words(self, doc_id: str, heading: str) -> set[str]:
         """The terms of a whole section: every chunk under `heading` in the document, and the heading."""
-        return self.section_terms[(doc_id, heading)]
+        key = (doc_id, heading)
+        if key not in self._section_terms:  # on demand: the judge asks for a few sections per question
+            terms = set(normalise(heading))
+            for chunk in self._chunks_by_document.get(doc_id, []):
+                if chunk.heading == heading:
+                    terms.update(normalise(chunk.text))
+            self._section_terms[key] = terms
+        return self._section_terms[key]
 
     def documents(self) -> list[Document]:
         return list(self.snapshot.documents.values())

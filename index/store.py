@@ -10,6 +10,8 @@
         sentence_vectors_xl.npy         the same sentences by the multilingual encoder (when on)
         entities.jsonl                  named-entity spans of each document (see `index.entities`)
         index.faiss                     FAISS index over the chunk vectors (ids = chunk rows)
+        bm25_*, chunk_term*.npy         the lexical index, memory-mapped (see `index.bm25`)
+        proper_terms.json               stems the sources write as names (see `index.lexical`)
 
 A build writes a new snapshot beside the old ones and then swaps CURRENT with an atomic rename,
 so a build killed halfway leaves the previous snapshot serving.
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
+from index import bm25
 from index.ann import set_search_depth
 from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
@@ -37,8 +40,9 @@ from index.models import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KEEP_SNAPSHOTS = 3
+PROPER_TERMS_FILE = "proper_terms.json"
 DATA_FILES = (
     "documents.jsonl",
     "chunks.jsonl",
@@ -46,6 +50,8 @@ DATA_FILES = (
     "sentence_vectors.npy",
     "index.faiss",
     "entities.jsonl",
+    PROPER_TERMS_FILE,
+    *bm25.FILE_NAMES,
 )
 MULTILINGUAL_FILE = "sentence_vectors_xl.npy"
 
@@ -63,6 +69,7 @@ class Manifest(BaseModel):
     index_type: str
     annotator: str = Field(default="", description="the spaCy pipeline that found the entities")
     multilingual: str = Field(default="", description="the multilingual encoder, or '' when off")
+    analyzer: str = Field(default="", description="`index.lexical.analyzer_fingerprint` of the stems")
     documents: dict[str, str]  # document id -> sha256
     files: dict[str, str]  # file name -> sha256
 
@@ -80,6 +87,8 @@ class Snapshot:
     entities: dict[str, list[EntitySpan]] = field(default_factory=dict)  # doc id -> its entities
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
     sentence_vectors_xl: np.ndarray | None = None  # rows as `sentence_rows`; None when off
+    lexical: bm25.BM25 | None = None  # over the chunks' headings and texts, row = chunk row
+    proper_terms: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.sentence_rows:
@@ -157,6 +166,9 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     faiss.write_index(snapshot.faiss_index, str(staging / "index.faiss"))
     if snapshot.sentence_vectors_xl is not None:
         np.save(staging / MULTILINGUAL_FILE, snapshot.sentence_vectors_xl)
+    assert snapshot.lexical is not None, "a build computes the lexical index"
+    snapshot.lexical.save(staging)
+    (staging / PROPER_TERMS_FILE).write_text(json.dumps(sorted(snapshot.proper_terms)), encoding="utf-8")
     manifest.files = {name: _sha256(staging / name) for name in _data_files(manifest)}
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     _fsync_tree(staging)
@@ -230,11 +242,13 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
             row = json.loads(line)
             entities[row["doc"]] = [(int(s), int(e), str(label)) for s, e, label in row["spans"]]
     snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index, entities)
+    snapshot.lexical = bm25.BM25.load(folder)
+    snapshot.proper_terms = frozenset(json.loads((folder / PROPER_TERMS_FILE).read_text(encoding="utf-8")))
     if manifest.multilingual:
         snapshot.sentence_vectors_xl = np.load(folder / MULTILINGUAL_FILE, allow_pickle=False, mmap_mode="r")
         if len(snapshot.sentence_vectors_xl) != len(sentence_vectors):
             raise ValueError("multilingual sentence rows differ")
-    if faiss_index.ntotal != len(chunks) or len(chunk_vectors) != len(chunks):
+    if {faiss_index.ntotal, len(chunk_vectors), snapshot.lexical.size} != {len(chunks)}:
         raise ValueError("row counts differ")
     if len(sentence_vectors) != len(snapshot.sentence_rows):
         raise ValueError("sentence rows differ")

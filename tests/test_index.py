@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pytest
 
+from index.bm25 import BM25
 from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
 from index.errors import IndexCorrupt
-from index.lexical import BM25, normalise, stem
+from index.lexical import normalise, proper_terms, stem
 from index.places import cities_of
 from index.retriever import LiveIndex
 from index.sources import load_documents
@@ -99,12 +100,21 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     changed = rebuild(fresh_build, embedder)
     assert changed.updated == [asan.name]
     assert 1 <= changed.embedded_chunks <= 2  # only the new paragraph's chunk (and none unchanged)
+    _assert_lexical_index_as_if_built_from_scratch(load_snapshot(fresh_build.index_dir))
 
     (fresh_build.sources_dir / "canberra.txt").unlink()
     removed = rebuild(fresh_build, embedder)
     assert removed.removed == ["canberra.txt"] and removed.embedded_chunks == 0
     snapshot = load_snapshot(fresh_build.index_dir)
     assert not any(c.doc_id == "canberra.txt" for c in snapshot.chunks)
+
+
+def _assert_lexical_index_as_if_built_from_scratch(snapshot) -> None:
+    """Stems reused from earlier builds give the same BM25 and names as normalising every chunk anew."""
+    scratch = BM25.of_texts([f"{c.heading}\n{c.text}" for c in snapshot.chunks])
+    for query in ("closing paragraph editor", "Why did Albanese skip the summit?", "Marles frigates"):
+        assert np.allclose(snapshot.lexical.scores(query), scratch.scores(query))
+    assert snapshot.proper_terms == proper_terms([c.text for c in snapshot.chunks])
 
 
 @pytest.mark.integration
@@ -238,6 +248,50 @@ def test_dense_and_lexical_modes_are_each_side_alone(seed_build, embedder):
     assert [h.score for h in dense] == sorted((h.score for h in dense), reverse=True)
     assert [h.lexical for h in lexical] == sorted((h.lexical for h in lexical), reverse=True)
     assert "Albanese" in lexical[0].chunk.text
+
+
+ORACLE_TEXTS = [
+    "The summit in The Hague ended with a pledge on defence spending.",
+    "Spending, spending and more spending: the pledge dominated the summit.",
+    "Seoul and Tokyo sent ministers; Canberra sent its deputy prime minister.",
+    "",
+    "A pledge is a promise.",
+]
+
+
+def _okapi(texts: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """BM25 from its definition (Lucene's idf), term by term: the reference the index must match."""
+    docs = [normalise(t) for t in texts]
+    average = sum(map(len, docs)) / len(docs)
+    scores = np.zeros(len(docs))
+    for term in dict.fromkeys(normalise(query)):
+        df = sum(term in d for d in docs)
+        idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        for row, d in enumerate(docs):
+            tf = d.count(term)
+            scores[row] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / average))
+    return scores
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("query", ["summit pledge", "spending", "promise of spending", "nothing matches"])
+def test_bm25_matches_its_definition(query):
+    assert np.allclose(BM25.of_texts(ORACLE_TEXTS).scores(query), _okapi(ORACLE_TEXTS, query), atol=1e-5)
+
+
+@pytest.mark.unit
+def test_bm25_saved_and_memory_mapped_scores_the_same(tmp_path):
+    built = BM25.of_texts(ORACLE_TEXTS)
+    built.save(tmp_path)
+    loaded = BM25.load(tmp_path)
+    for query in ("summit pledge", "spendng", "South Korea"):  # exact, misspelt, a place
+        assert np.array_equal(loaded.scores(query), built.scores(query))
+    assert [loaded.terms_of(row) for row in range(5)] == [normalise(t) for t in ORACLE_TEXTS]
+    pledge = stem("pledge")
+    assert loaded.idf(pledge) == built.idf(pledge) < loaded.idf("never-seen")
+    (tmp_path / "bm25_params.json").write_text('{"k1": 2.0, "b": 0.75, "method": "lucene"}')
+    with pytest.raises(ValueError, match="other parameters"):
+        BM25.load(tmp_path)
 
 
 @pytest.mark.unit

@@ -1,0 +1,164 @@
+"""The lexical index: Okapi BM25 over each chunk's stems, computed at build time and memory-mapped at load.
+
+bm25s (Lucene's BM25 variant, k1 = `K1`, b = `B`) computes the term-by-chunk score matrix once, at
+build time, and saves it in the snapshot in its own format: three arrays of a compressed sparse
+column matrix (`bm25_data.npy`, `bm25_indices.npy`, `bm25_indptr.npy`: per term, the chunks holding it
+and their scores), the vocabulary (`bm25_vocab.json`: term -> column) and its parameters. A load reads
+those files with numpy, memory-mapped: no text is normalised again, and bm25s itself (0.25 s to
+import, with scipy) stays out of the query process. A query is the weighted sum of its terms'
+columns, so our analyzer's extras (misspellings, places) keep their weights.
+
+Each chunk's terms are stored too (`chunk_terms.npy`, `chunk_term_offsets.npy`: column numbers), so
+the next build normalises only new or changed chunks (`terms_of`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.lexical import FUZZY_CUTOFF, PLACE_WEIGHT, normalise
+from index.places import cities_named_in
+
+K1, B = 1.2, 0.75
+# idf = ln(1 + (N - df + 0.5) / (df + 0.5)); the tf part = tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))
+METHOD = "lucene"
+FILES = {
+    "data": "bm25_data.npy",
+    "indices": "bm25_indices.npy",
+    "indptr": "bm25_indptr.npy",
+    "vocab": "bm25_vocab.json",
+    "params": "bm25_params.json",
+}
+TERMS_FILE, OFFSETS_FILE = "chunk_terms.npy", "chunk_term_offsets.npy"
+FILE_NAMES = (*FILES.values(), TERMS_FILE, OFFSETS_FILE)
+
+
+class BM25:
+    """BM25 scores of a fixed list of texts (chunks) for a query, with fuzzy and place expansion."""
+
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        size: int,
+        terms: np.ndarray,
+        offsets: np.ndarray,
+    ) -> None:
+        self.vocabulary = vocabulary  # term -> column
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self.size = size  # number of texts
+        self._terms, self._offsets = terms, offsets  # text i's columns: terms[offsets[i]:offsets[i + 1]]
+        self._sorted_vocabulary: list[str] | None = None
+        self._names: list[str] | None = None
+        self._expansions: dict[str, list[tuple[str, float]]] = {}
+
+    @classmethod
+    def of_terms(cls, terms: Sequence[Sequence[str]]) -> BM25:
+        """Index each text's stems, as `normalise` gives them."""
+        vocabulary: dict[str, int] = {}
+        ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in text] for text in terms]
+        offsets = np.cumsum([0] + [len(i) for i in ids], dtype=np.int64)
+        flat = np.fromiter((t for i in ids for t in i), dtype=np.int32, count=int(offsets[-1]))
+        if not vocabulary:  # nothing to score: an empty corpus, or texts with no words
+            empty = np.zeros(0, dtype=np.float32)
+            return cls({}, empty, empty.astype(np.int32), np.zeros(1, np.int64), len(ids), flat, offsets)
+        import bm25s  # only builds import it
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself: its notes are noise
+        model = bm25s.BM25(k1=K1, b=B, method=METHOD)
+        model.index((ids, dict(vocabulary)), create_empty_token=False, show_progress=False)
+        scores = model.scores
+        data = scores["data"] * np.float32(K1 + 1)  # bm25s leaves out this constant factor; Okapi has it
+        return cls(vocabulary, data, scores["indices"], scores["indptr"], len(ids), flat, offsets)
+
+    @classmethod
+    def of_texts(cls, texts: Sequence[str]) -> BM25:
+        return cls.of_terms([normalise(text) for text in texts])
+
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (the files in `FILE_NAMES`)."""
+        np.save(folder / FILES["data"], np.asarray(self._data, dtype=np.float32))
+        np.save(folder / FILES["indices"], np.asarray(self._indices, dtype=np.int32))
+        np.save(folder / FILES["indptr"], np.asarray(self._indptr, dtype=np.int64))
+        vocabulary = json.dumps(self.vocabulary, ensure_ascii=False)
+        (folder / FILES["vocab"]).write_text(vocabulary, encoding="utf-8")
+        params = {"k1": K1, "b": B, "method": METHOD, "num_docs": self.size}
+        (folder / FILES["params"]).write_text(json.dumps(params), encoding="utf-8")
+        np.save(folder / TERMS_FILE, self._terms)
+        np.save(folder / OFFSETS_FILE, self._offsets)
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25:
+        """The index `save` wrote, memory-mapped.
+
+        Raises:
+            ValueError: the files disagree with each other or were scored another way.
+        """
+        params = json.loads((folder / FILES["params"]).read_text(encoding="utf-8"))
+        if [params.get(key) for key in ("k1", "b", "method")] != [K1, B, METHOD]:
+            raise ValueError(f"BM25 scored with other parameters: {params}")
+        vocabulary = json.loads((folder / FILES["vocab"]).read_text(encoding="utf-8"))
+        arrays = {
+            key: np.load(folder / FILES[key], allow_pickle=False, mmap_mode="r")
+            for key in ("data", "indices", "indptr")
+        }
+        terms = np.load(folder / TERMS_FILE, allow_pickle=False, mmap_mode="r")
+        offsets = np.load(folder / OFFSETS_FILE, allow_pickle=False)
+        size = int(params.get("num_docs", -1))
+        if len(arrays["indptr"]) != len(vocabulary) + 1 or len(offsets) != size + 1:
+            raise ValueError("BM25 files of different sizes")
+        return cls(vocabulary, arrays["data"], arrays["indices"], arrays["indptr"], size, terms, offsets)
+
+    def knows(self, term: str) -> bool:
+        return term in self.vocabulary
+
+    def document_frequency(self, term: str) -> int:
+        column = self.vocabulary.get(term)
+        return 0 if column is None else int(self._indptr[column + 1] - self._indptr[column])
+
+    def idf(self, term: str) -> float:
+        df = self.document_frequency(term)
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def terms_of(self, row: int) -> list[str]:
+        """The stems of text `row`, in order (what the next build reuses when the text is unchanged)."""
+        if self._names is None:
+            self._names = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        names = self._names
+        return [names[t] for t in self._terms[self._offsets[row] : self._offsets[row + 1]]]
+
+    def expand(self, term: str) -> list[tuple[str, float]]:
+        """The term itself if the corpus has it, else its closest spellings with their similarity."""
+        if term in self.vocabulary or len(term) < 4:
+            return [(term, 1.0)]
+        if term not in self._expansions:  # difflib scans the whole vocabulary: once per term
+            if self._sorted_vocabulary is None:
+                self._sorted_vocabulary = sorted(self.vocabulary)
+            close = difflib.get_close_matches(term, self._sorted_vocabulary, n=3, cutoff=FUZZY_CUTOFF)
+            self._expansions[term] = [(c, difflib.SequenceMatcher(None, term, c).ratio()) for c in close]
+        return self._expansions[term]
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for `query` (zeros where nothing matched)."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        terms = normalise(query)
+        weighted = dict.fromkeys(terms, 1.0) | {
+            c: PLACE_WEIGHT for c in cities_named_in(terms) - set(terms) if c in self.vocabulary
+        }
+        for query_term, query_weight in weighted.items():
+            for term, weight in self.expand(query_term):
+                column = self.vocabulary.get(term)
+                if column is None:
+                    continue
+                start, end = self._indptr[column], self._indptr[column + 1]
+                scores[self._indices[start:end]] += np.float32(weight * query_weight) * self._data[start:end]
+        return scores
