@@ -40,3 +40,17 @@ def test_the_service_unit_in_the_readme_starts_the_bot_and_restarts_it_on_failur
     assert command[1:3] == ["-m", "bot"]
     assert _parser().parse_args(command[3:]).run.__name__ == "run_serve"
     assert unit["Service"]["Restart"] == "on-failure" and "EnvironmentFile" in unit["Service"]
+
+
+def test_every_package_folder_is_in_the_package_list():
+    """A subpackage missing from `pyproject.toml` works in an editable install and is absent from a
+    wheel (`bot.timeline` was)."""
+    import tomllib
+
+    listed = set(tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(PROJECT).parts)
+        for top in ("bot", "index", "evals")
+        for init in (PROJECT / top).rglob("__init__.py")
+    }
+    assert found == listed
