@@ -52,6 +52,11 @@ _ENUMERATED = re.compile(r"^(First|Second|Third|Fourth|Fifth|Finally|Lastly)\b")
 
 
 DEFAULT_TOP_K = 10  # passages retrieved and judged per question
+# A passage found is judged and shown with the rest of its section around it, up to this many
+# characters: chunks are a paragraph or two, and in news the sentence that answers often stands in
+# the paragraph next to the one that matched (RealTime QA dev: gold answer in the top-5 passages
+# 0.79 -> 0.85; see the README). Ranking stays on the smaller chunks, whose vectors are sharper.
+PASSAGE_CHARS = 800
 DEFAULT_MAX_QUESTION_CHARS = 1000
 
 
@@ -132,6 +137,7 @@ class Answerer:
             return Judged(hits, judgement, when, lambda candidate: frozenset(), False)
         vector = retriever.embed_query(followup.search_text)
         hits = retriever.search(followup.search_text, k=k, vector=vector, published_by=reference)
+        hits = [hit.model_copy(update={"chunk": retriever.widened(hit.chunk, PASSAGE_CHARS)}) for hit in hits]
         question = self.judge.read(followup.question, retriever, followup.topic)
         kinds, analysis = question.type_probabilities, question.analysis
         asks_when = analysis.wh == "when" or kinds.get("DATE", 0.0) >= ASKS_DATE

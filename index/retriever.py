@@ -152,6 +152,44 @@ class Retriever:
             self._hubness = multilingual_encoder().hubness(np.asarray(self.snapshot.sentence_vectors_xl)) / 2
         return self._hubness
 
+    def widened(self, chunk: Chunk, chars: int) -> Chunk:
+        """`chunk` grown by its neighbours in the document, one on each side in turn, while they are
+        of its section (same heading, nothing but whitespace between) and the whole stays within
+        `chars` characters."""
+        siblings = self._chunks_by_document.get(chunk.doc_id, [])
+        at = next((i for i, c in enumerate(siblings) if c.id == chunk.id), None)
+        if at is None:
+            return chunk
+        text = self.document(chunk.doc_id).text
+
+        def reads_on(group: list[Chunk]) -> bool:
+            gaps = (text[left.end : right.start] for left, right in zip(group, group[1:]))
+            same_section = all(c.heading == chunk.heading for c in group)
+            return (
+                same_section and group[-1].end - group[0].start <= chars and not any(g.strip() for g in gaps)
+            )
+
+        first, last, grew = at, at, True
+        while grew:
+            grew = False
+            if first > 0 and reads_on(siblings[first - 1 : last + 1]):
+                first, grew = first - 1, True
+            if last + 1 < len(siblings) and reads_on(siblings[first : last + 2]):
+                last, grew = last + 1, True
+        group = siblings[first : last + 1]
+        if len(group) == 1:
+            return chunk
+        spans = sorted({(s.start, s.end) for c in group for s in c.sentences})
+        start, end = group[0].start, group[-1].end
+        return chunk.model_copy(
+            update={
+                "start": start,
+                "end": end,
+                "text": text[start:end],
+                "sentences": tuple(Span(start=a, end=b) for a, b in spans),
+            }
+        )
+
     def sentences_after(self, doc_id: str, position: int) -> list[tuple[int, int]]:
         """(start, end) of the document's indexed sentences that start at or after `position`."""
         spans = self._document_sentences.get(doc_id)

@@ -239,6 +239,26 @@ def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, qu
 
 
 @pytest.mark.integration
+def test_a_passage_widens_to_its_neighbours_within_its_section(seed_build, embedder):
+    retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
+    chunks = retriever.snapshot.chunks
+    grown = 0
+    for chunk in chunks:
+        wide = retriever.widened(chunk, 800)
+        text = retriever.document(chunk.doc_id).text
+        assert wide.text == text[wide.start : wide.end] and wide.start <= chunk.start <= chunk.end <= wide.end
+        assert set(chunk.sentences) <= set(wide.sentences)
+        if wide != chunk:
+            grown += 1
+            assert wide.end - wide.start <= 800
+            same_document = (c for c in chunks if c.doc_id == chunk.doc_id)
+            inside = [c for c in same_document if wide.start <= c.start <= c.end <= wide.end]
+            assert {c.heading for c in inside} == {chunk.heading}  # never across a heading or furniture
+            assert set(wide.sentences) == {s for c in inside for s in c.sentences}
+    assert grown > len(chunks) // 4
+
+
+@pytest.mark.integration
 def test_dense_and_lexical_modes_are_each_side_alone(seed_build, embedder):
     retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
     question = "Who went to The Hague instead of Albanese?"

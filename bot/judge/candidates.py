@@ -21,11 +21,15 @@ class Candidate:
 
 
 def candidates(hits: list[Hit], retriever: Retriever) -> list[Candidate]:
-    """Every sentence of `hits`, in retrieval and reading order."""
-    found = []
+    """Every sentence of `hits`, in retrieval and reading order, each once (neighbouring passages
+    share sentences)."""
+    found, seen = [], set()
     for rank, hit in enumerate(hits):
         text = retriever.document(hit.chunk.doc_id).text
         for span in hit.chunk.sentences:
+            if (hit.chunk.doc_id, span.start) in seen:
+                continue
+            seen.add((hit.chunk.doc_id, span.start))
             entities = tuple(retriever.entities_in(hit.chunk.doc_id, span.start, span.end))
             found.append(Candidate(hit, rank, span, text[span.start : span.end], entities))
     return found
