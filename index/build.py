@@ -13,7 +13,7 @@ import numpy as np
 
 from index.ann import build_faiss_index, choose_index_type
 from index.bm25 import BM25
-from index.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
+from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
 from index.entities import ANNOTATOR, EntitySpan, find_entities
 from index.errors import IndexCorrupt, IndexNotBuilt
@@ -102,7 +102,8 @@ def _rebuild(settings: BuildSettings, embedder: Embedder, full: bool, progress: 
     removed = sorted(set(old_hashes) - set(new_hashes))
     updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
     same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
-    if previous and same_encoders and not (added or removed or updated):
+    same_chunks = previous is not None and previous.manifest.chunker == CHUNKER_VERSION  # else re-chunk all
+    if previous and same_encoders and same_chunks and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], 0, 0, False, started)
     snapshot, embedded = _assemble(settings, embedder, documents, previous, progress)
     manifest = snapshot.manifest
@@ -161,6 +162,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         annotator=ANNOTATOR,
         multilingual=wanted_multilingual(settings),
         analyzer=analyzer_fingerprint(),
+        chunker=CHUNKER_VERSION,
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )

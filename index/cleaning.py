@@ -8,6 +8,10 @@ Rules, in order:
 1. A line matching a furniture pattern (navigation, byline, caption, contact, advert) is dropped;
    a dropped line that looks like a heading takes its whole section with it (an advert block).
 2. A short line that occurs more than once is repeated page chrome and is dropped.
+   News chrome is dropped too, but alone, never with the section after it: a dateline ("Washington
+   CNN —"), a time stamp ("Updated Sept. 19, 2017, 5:33 p.m. ET"), a byline ("By ...", "Jane Doe,
+   USA TODAY"), a link to another story ("More: ..."), a separator ("• • •"), a photo caption that
+   ends in its credit ("... toward the asteroid. John Hopkins APL").
 3. Link-list lines right after a navigation lead ("Suitable for:") are dropped.
 4. What remains is a heading (short, no closing punctuation, or Markdown `#`) or a paragraph.
 """
@@ -32,6 +36,28 @@ _FURNITURE = re.compile(
 _NAV_LEAD = re.compile(r"^(suitable for|related( articles)?|see also|read more)\b.*:?$", re.IGNORECASE)
 _CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|\+\d[\d ()-]{6,}")
 _LINKISH = re.compile(r"^([-•*]\s|.{3,}:\s.{3,}[^.!?]$)")
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_STAMP = rf"{_MONTH}\s\d{{1,2}},\s\d{{4}}[,\s]*(at\s)?(\d{{1,2}}:\d{{2}}\s?[ap]\.?m\.?(\s[a-z]{{2,4}})?)?"
+_LINK_LEAD = r"(more|read\ more|related|see\ also|also\ read|watch|listen|opinion|analysis)"
+_NEWS_CHROME = re.compile(
+    rf"""
+    ^[^.!?]{{0,60}}\s[—–]$                                             # a dateline: "Washington CNN —"
+    | ^((updated|published|posted)[:\s]*)?({_STAMP}[\s|·]*(updated[:\s]*)?)+$   # a time stamp
+    | ^{_LINK_LEAD}\s?:\s?\S.*[^.!?"”]$                                # a link: "More: Another story"
+    | ^[\W_]+$                                                         # a separator: "• • •"
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_NAME = r"[A-Z][\w.'’-]+"
+_BYLINE = re.compile(  # "By Jane Doe", "Jane Doe, USA TODAY"
+    rf"^By\s{_NAME}(\s(and\s)?{_NAME}){{1,4}}(,\s.{{0,40}})?$"
+    rf"|^{_NAME}(\s{_NAME}){{1,3}},\s[A-Z][A-Z\s]{{1,30}}$"
+)
+_CREDIT_WORD = r"([A-Z][\w.'’&/-]*|of|and|the|for)"
+_CAPTION = re.compile(  # a sentence of five words or more, then its credit, with no full stop after it
+    rf"""^(?=.*[^.!?:;"”’)]$)(\S+\s+){{4,}}\S*[a-z0-9)]{{3}}[.!?]["”’)]?"""
+    rf"(\s+{_CREDIT_WORD}){{1,6}}$"
+)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+")
 _CLOSING = tuple('.!?;:"”’)')
 MAX_HEADING_CHARS = 120
@@ -70,6 +96,10 @@ def _is_furniture(line: str, repeats: Counter[str]) -> bool:
     return bool(_FURNITURE.search(line) or (short and _CONTACT.search(line)) or (short and repeats[line] > 1))
 
 
+def _is_news_chrome(line: str) -> bool:
+    return any(pattern.search(line) for pattern in (_NEWS_CHROME, _BYLINE, _CAPTION))
+
+
 def content_blocks(text: str) -> list[Block]:
     """Split `text` into the headings and paragraphs worth indexing, in order."""
     lines = _lines(text)
@@ -79,6 +109,9 @@ def content_blocks(text: str) -> list[Block]:
     for start, end in lines:
         line = text[start:end]
         heading = _is_heading(line)
+        if _is_news_chrome(line):  # dropped alone: the section goes on
+            run += 1
+            continue
         if _is_furniture(line, repeats) or (after_nav and _LINKISH.match(line)):
             run += 1
             dropping_section = dropping_section or heading

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from index.build import BuildSettings, wanted_multilingual
+from index.chunking import CHUNKER_VERSION
 from index.sources import source_hashes
 from index.store import Manifest, current_version
 
@@ -20,10 +21,13 @@ class IndexStatus(BaseModel):
     updated: list[str] = []
     removed: list[str] = []
     multilingual_differs: bool = False  # RAGBOT_MULTILINGUAL changed since the build
+    chunker_differs: bool = False  # this version of the project cuts chunks differently
 
     @property
     def stale(self) -> bool:
-        changed = self.added or self.updated or self.removed or self.multilingual_differs
+        changed = (
+            self.added or self.updated or self.removed or self.multilingual_differs or self.chunker_differs
+        )
         return self.version is None or bool(changed)
 
 
@@ -48,4 +52,5 @@ def index_status(settings: BuildSettings) -> IndexStatus:
         updated=sorted(d for d in set(now) & set(old) if now[d] != old[d]),
         removed=sorted(set(old) - set(now)),
         multilingual_differs=manifest.multilingual != wanted_multilingual(settings),
+        chunker_differs=manifest.chunker != CHUNKER_VERSION,
     )

@@ -70,6 +70,7 @@ class Manifest(BaseModel):
     annotator: str = Field(default="", description="the spaCy pipeline that found the entities")
     multilingual: str = Field(default="", description="the multilingual encoder, or '' when off")
     analyzer: str = Field(default="", description="`index.lexical.analyzer_fingerprint` of the stems")
+    chunker: int = Field(default=0, description="`index.chunking.CHUNKER_VERSION` of the chunks")
     documents: dict[str, str]  # document id -> sha256
     files: dict[str, str]  # file name -> sha256
 

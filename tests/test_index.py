@@ -18,6 +18,7 @@ from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
 from index.errors import IndexCorrupt
 from index.lexical import normalise, proper_terms, stem
+from index.models import Document
 from index.places import CITIES_FILE, cities_of, city_table
 from index.retriever import LiveIndex
 from index.sources import load_documents
@@ -62,6 +63,48 @@ def test_page_furniture_never_becomes_a_passage():
     ):
         assert furniture not in text
     assert "Richard Marles" in text
+
+
+NEWS_PAGE = """Washington CNN —
+
+Updated Sept. 19, 2025, 5:33 p.m. ET
+
+By Jane Doe and John Roe, USA TODAY
+
+The council voted on Wednesday to close the old bridge to traffic for two years.
+
+More: City budget hearings begin next week
+
+Engineers found cracks in two of its piers last month.
+
+Inspectors walk along the old bridge on Tuesday. Mark Lee/City Press
+
+• • •
+
+Repairs
+
+The repairs will cost $40 million, the mayor said.
+
+By the numbers
+
+Two piers, forty million dollars, two years.
+"""
+
+
+@pytest.mark.unit
+def test_news_chrome_is_dropped_without_its_section():
+    """Datelines, time stamps, bylines, links to other stories, captions and separators are never
+    indexed, and unlike other furniture they do not take the section after them along."""
+    chunks = chunk_document(Document(id="news.txt", text=NEWS_PAGE, sha256="", title="Bridge"))
+    text = "\n".join(c.text for c in chunks)
+    for chrome in ("CNN —", "Updated Sept.", "Jane Doe", "City budget", "Inspectors walk", "• • •"):
+        assert chrome not in text and all(chrome not in c.heading for c in chunks)
+    for content in ("The council voted", "Engineers found cracks", "The repairs will cost", "Two piers"):
+        assert content in text
+    assert [c.heading for c in chunks if "Two piers" in c.text] == [
+        "By the numbers"
+    ]  # a heading, not a byline
+    assert [c.heading for c in chunks if "Engineers" in c.text] == [""]
 
 
 @pytest.mark.unit
@@ -116,6 +159,21 @@ def _assert_lexical_index_as_if_built_from_scratch(snapshot) -> None:
     for query in ("closing paragraph editor", "Why did Albanese skip the summit?", "Marles frigates"):
         assert np.allclose(snapshot.lexical.scores(query), scratch.scores(query))
     assert snapshot.proper_terms == proper_terms([c.text for c in snapshot.chunks])
+
+
+@pytest.mark.integration
+def test_a_new_chunker_re_chunks_every_source_without_re_embedding(fresh_build: BuildSettings, embedder):
+    from index.status import index_status
+
+    first = rebuild(fresh_build, embedder)
+    manifest_file = fresh_build.index_dir / "versions" / first.version / "manifest.json"
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    manifest["chunker"] -= 1  # as if an older version of the project had cut these chunks
+    manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
+    assert index_status(fresh_build).stale
+    again = rebuild(fresh_build, embedder)
+    assert again.version != first.version and (again.embedded_chunks, again.embedded_sentences) == (0, 0)
+    assert not index_status(fresh_build).stale
 
 
 @pytest.mark.integration
