@@ -29,7 +29,7 @@ from bot.answering import Answerer
 from bot.wiring import AppSettings, make_embedder
 from evals.errors import EvalError
 from evals.squad import load_squad
-from index.build import BuildSettings, rebuild
+from index.build import rebuild
 from index.embedding import DEFAULT_MODEL, resolve_model_path
 from index.retriever import LiveIndex
 from index.sources import load_documents
@@ -106,8 +106,9 @@ def table(name: str, questions: int, rows: dict[str, dict]) -> str:
 def _ours(corpus: Corpus, index_dir: Path, settings: AppSettings) -> Ranker:
     shutil.rmtree(index_dir, ignore_errors=True)  # a full build, timed like the peer's
     embedder = make_embedder(settings.index)
-    chunking = settings.index.chunk_size, settings.index.chunk_overlap
-    rebuild(BuildSettings(corpus.sources, index_dir, *chunking), embedder)
+    # The corpus and index folders are the benchmark's; everything else as the user set it.
+    build = settings.index.model_copy(update={"sources_dir": corpus.sources, "index_dir": index_dir})
+    rebuild(build.build_settings(), embedder)
     answerer = Answerer(LiveIndex(index_dir, embedder), settings.answer.options())
     documents = {d.id: d.text for d in load_documents(corpus.sources)[0]}
 
