@@ -4,7 +4,7 @@
 2. incremental: one document added to a corpus of N, and a no-op rebuild.
 3. warm latency: question -> Answer p50/p95/p99 vs. bare encode + FAISS search.
 4. cold start: a fresh `python -m bot ask` process vs. a bare `import sentence_transformers`; with
-   `--corpus-index`, also on a large real-text index beside the seed index, and the index load alone
+   `--corpus`, also on a large real-text corpus beside the seed corpus, and the index load alone
    (start-up should not grow with the corpus).
 5. scale: FAISS flat vs. HNSW at 10k/100k/1M vectors: search time for the retriever's 50 candidates,
    recall@10 raw and after the exact re-ranking the retriever does, build time, index memory.
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import shutil
@@ -37,7 +38,7 @@ from index.retriever import CANDIDATES, LiveIndex
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def run_bench(settings: AppSettings, quick: bool, out: Path, corpus_index: Path | None = None) -> int:
+def run_bench(settings: AppSettings, quick: bool, out: Path, corpus: Path | None = None) -> int:
     embedder = make_embedder(settings.index)
     sources_dir = settings.index.sources_dir
     results: dict[str, Any] = {}
@@ -49,8 +50,8 @@ def run_bench(settings: AppSettings, quick: bool, out: Path, corpus_index: Path 
         )
         results["warm_latency"] = bench_warm(embedder, sources_dir, scratch / "warm")
         results["cold_start"] = bench_cold(scratch / "warm" / "index", scratch / "warm" / "sources")
-        if corpus_index is not None:
-            results["cold_start_large"] = bench_cold_large(embedder, corpus_index, scratch / "warm" / "index")
+        if corpus is not None:
+            results["cold_start_large"] = bench_cold_large(embedder, corpus, scratch / "warm")
         results["scale"] = bench_scale([10_000] if quick else [10_000, 100_000, 1_000_000])
         results["bot"] = bench_bot(embedder, scratch / "warm", chats=10 if quick else 100)
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
@@ -183,8 +184,6 @@ def bench_cold(index_dir: Path, sources_dir: Path) -> dict:
 
 
 def _env(index_dir: Path, sources_dir: Path) -> dict:
-    import os
-
     return {**os.environ, "RAGBOT_INDEX_DIR": str(index_dir), "RAGBOT_SOURCES_DIR": str(sources_dir)}
 
 
@@ -196,16 +195,19 @@ def _cold_ask(index_dir: Path, sources_dir: Path, runs: int = 1) -> tuple[float,
     return min(_timed_process(ask, env) for _ in range(runs))
 
 
-def bench_cold_large(embedder, large_index: Path, seed_index: Path) -> dict:
-    """Cold `bot ask` and the index load alone on a large real-text index (`index build` of, say, the
-    RealTime QA corpus plus SQuAD paragraphs), beside the same on the seed index, in this run."""
+def bench_cold_large(embedder, large: Path, seed: Path) -> dict:
+    """Cold `bot ask` and the index load alone on a large real-text corpus (`large/sources`, indexed in
+    `large/index`: say, the RealTime QA articles plus SQuAD paragraphs), beside the same on the seed
+    corpus, in this run. Each ask is given its own sources: with any other folder, `ask` would first
+    bring the index up to date with that folder."""
     result: dict[str, float] = {}
-    for name, index_dir in (("large", large_index), ("seed", seed_index)):
+    for name, root in (("large", large), ("seed", seed)):
         started = time.perf_counter()
-        retriever = LiveIndex(index_dir, embedder).retriever()
+        retriever = LiveIndex(root / "index", embedder).retriever()
         result[f"{name}_load_s"] = time.perf_counter() - started
         result[f"{name}_chunks"] = len(retriever.snapshot.chunks)
-        result[f"{name}_ask_s"], result[f"{name}_ask_peak_mb"] = _cold_ask(index_dir, index_dir, runs=3)
+        ask = _cold_ask(root / "index", root / "sources", runs=3)
+        result[f"{name}_ask_s"], result[f"{name}_ask_peak_mb"] = ask
     result["ask_ratio"] = result["large_ask_s"] / result["seed_ask_s"]
     return result
 

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     bench.add_argument("--out", type=Path, default=Path("bench.json"))
     bench.add_argument(
-        "--corpus-index", type=Path, help="a large real-text index (`index build`) for the cold-start rows"
+        "--corpus", type=Path, help="a folder with a large real-text corpus in sources/ and its index/"
     )
     bench.set_defaults(run=run_bench)
     dated = commands.add_parser(
@@ -202,7 +202,7 @@ def run_peers(args: argparse.Namespace, settings: AppSettings) -> int:
 def run_bench(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.bench import run_bench as bench
 
-    return bench(settings, quick=args.quick, out=args.out, corpus_index=args.corpus_index)
+    return bench(settings, quick=args.quick, out=args.out, corpus=args.corpus)
 
 
 def run_fit_crosslingual(args: argparse.Namespace, settings: AppSettings) -> int:
