@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from bot.answering import Answerer
 from bot.generative import ChatClient
 from bot.settings import AnswerSettings, LlmSettings, TelegramSettings
-from index.build import BuildSettings, rebuild
+from index.build import BuildSettings, open_store, rebuild
 from index.embedding import Embedder, SentenceTransformerEmbedder, cached_embedder
 from index.errors import IndexStoreError, IndexWriteFailed
 from index.retriever import LiveIndex
@@ -38,7 +38,7 @@ def make_answerer(settings: AppSettings, announce: Callable[[str], None] = print
     """Build (or bring up to date) the index if needed, then an `Answerer` over it."""
     embedder = make_embedder(settings.index)
     update_index(settings.index.build_settings(), embedder, announce)
-    live = LiveIndex(settings.index.index_dir, embedder)
+    live = LiveIndex(open_store(settings.index.build_settings()), embedder)
     return Answerer(live, settings.answer.options(), generator=make_generator(settings.llm))
 
 
@@ -56,7 +56,7 @@ def update_index(build: BuildSettings, embedder: Embedder, announce: Callable[[s
         if isinstance(exc, IndexWriteFailed):
             problem = exc.problem
         else:
-            problem = f"could not update the index in {build.index_dir} ({exc.strerror})"
+            problem = f"could not update the index in {open_store(build).location} ({exc.strerror})"
         if first:
             raise IndexStoreError(problem) from None
         announce(f"warning: {problem}; answering from the previous one")

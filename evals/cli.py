@@ -237,12 +237,10 @@ def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:
 
 
 def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
-    from dataclasses import replace
-
     from evals.dated import dated_corpus, gate_failures, load_dated_cases, run_dated, write_report
 
     corpus = dated_corpus(settings.index.sources_dir, args.out / "sources")
-    build = replace(settings.index.build_settings(), sources_dir=corpus, index_dir=args.out / "index")
+    build = settings.index.build_settings().relocated(corpus, args.out / "index")
     summary, rows = run_dated(_answerer_over(build, settings), load_dated_cases())
     print("| metric | value |\n| --- | --- |")
     print("\n".join(f"| {metric} | {value} |" for metric, value in summary.items()))
@@ -256,12 +254,10 @@ def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
 
 
 def _run_rtqa_dated(args: argparse.Namespace, settings: AppSettings, build) -> None:
-    from dataclasses import replace
-
     from evals.rtqa import require_split, run_rtqa_dated
 
     split = require_split(EvalSettings().benchmarks_dir / "rtqa-dev")
-    rtqa = replace(build, sources_dir=split / "corpus", index_dir=args.rtqa_index or args.out / "rtqa-index")
+    rtqa = build.relocated(split / "corpus", args.rtqa_index or args.out / "rtqa-index")
     for name, result in run_rtqa_dated(split, _answerer_over(rtqa, settings), args.out / "rtqa").items():
         print(f"\nRealTime QA dev, {name}:\n{result.pop('score')}")
         print("\n".join(f"{key}: {value}" for key, value in result.items()))
@@ -271,8 +267,9 @@ def _answerer_over(build, settings: AppSettings):
     """An answerer over the index `build` describes, built or brought up to date first."""
     from bot.answering import Answerer
     from bot.wiring import make_embedder, update_index
+    from index.build import open_store
     from index.retriever import LiveIndex
 
     embedder = make_embedder(settings.index)
     update_index(build, embedder, lambda m: print(m, file=sys.stderr))
-    return Answerer(LiveIndex(build.index_dir, embedder), settings.answer.options())
+    return Answerer(LiveIndex(open_store(build), embedder), settings.answer.options())

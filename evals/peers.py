@@ -29,7 +29,7 @@ from bot.answering import Answerer
 from bot.wiring import AppSettings, make_embedder
 from evals.errors import EvalError
 from evals.squad import load_squad
-from index.build import rebuild
+from index.build import open_store, rebuild
 from index.embedding import DEFAULT_MODEL, resolve_model_path
 from index.retriever import LiveIndex
 from index.sources import load_documents
@@ -107,9 +107,9 @@ def _ours(corpus: Corpus, index_dir: Path, settings: AppSettings) -> Ranker:
     shutil.rmtree(index_dir, ignore_errors=True)  # a full build, timed like the peer's
     embedder = make_embedder(settings.index)
     # The corpus and index folders are the benchmark's; everything else as the user set it.
-    build = settings.index.model_copy(update={"sources_dir": corpus.sources, "index_dir": index_dir})
-    rebuild(build.build_settings(), embedder)
-    answerer = Answerer(LiveIndex(index_dir, embedder), settings.answer.options())
+    build = settings.index.build_settings().relocated(corpus.sources, index_dir)
+    rebuild(build, embedder, full=True)
+    answerer = Answerer(LiveIndex(open_store(build), embedder), settings.answer.options())
     documents = {d.id: d.text for d in load_documents(corpus.sources)[0]}
 
     def rank(question: str) -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ import numpy as np
 from bot.answering import Answerer
 from bot.wiring import AppSettings, make_embedder
 from evals import metrics
-from index.build import BuildSettings, rebuild
+from index.build import open_store, rebuild
 from index.lexical import normalise
 from index.retriever import LiveIndex, Retriever
 
@@ -74,13 +74,13 @@ def run_benchmark(
         questions = random.Random(0).sample(questions, min(limit, len(questions)))
     embedder = make_embedder(settings.index)
     started = time.perf_counter()
-    chunking = settings.index.chunk_size, settings.index.chunk_overlap
-    build = rebuild(BuildSettings(root / "sources", root / "index", *chunking), embedder)
+    settings_here = settings.index.build_settings().relocated(root / "sources", root / "index")
+    build = rebuild(settings_here, embedder)
     print(
         f"index: {build.documents} paragraphs, {build.chunks} chunks, embedded {build.embedded_chunks} "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    answerer = Answerer(LiveIndex(root / "index", embedder), settings.answer.options())
+    answerer = Answerer(LiveIndex(open_store(settings_here), embedder), settings.answer.options())
     retriever = answerer.live_index.retriever()
     rows: dict[str, list[dict]] = {"ours": [], "hybrid-only": [], "dense-only": [], "bm25-only": []}
     for q in questions:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +18,11 @@ from index.embedding import Embedder
 from index.entities import ANNOTATOR, EntitySpan, find_entities
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.lexical import analyzer_fingerprint, normalise, proper_terms
-from index.lock import build_lock
+from index.milvus_store import MilvusStore, MilvusTarget
 from index.models import BuildReport, Chunk, Document
 from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
 from index.sources import load_documents
-from index.store import (
-    Manifest,
-    Snapshot,
-    clear_unfinished,
-    load_snapshot,
-    new_version,
-    publish,
-    sentence_table,
-    write_snapshot,
-)
+from index.store import FolderStore, Manifest, Snapshot, SnapshotStore, new_version, sentence_table
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
@@ -47,6 +38,20 @@ class BuildSettings:
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     index_type: str = "auto"
     multilingual: bool = True  # also embed every sentence with the multilingual encoder
+    milvus: MilvusTarget | None = None  # store the index in Milvus instead of `index_dir`
+
+    def relocated(self, sources_dir: Path, index_dir: Path) -> BuildSettings:
+        """These settings for another corpus (an eval's): its own folder, or its own Milvus collections
+        beside the configured ones, so that it never overwrites the user's index."""
+        milvus = self.milvus and self.milvus.beside(index_dir.name)
+        return replace(self, sources_dir=sources_dir, index_dir=index_dir, milvus=milvus)
+
+
+def open_store(settings: BuildSettings) -> SnapshotStore:
+    """The store the settings name: the index folder (FAISS), or Milvus."""
+    if settings.milvus is not None:
+        return MilvusStore(settings.milvus, lock_dir=settings.index_dir)
+    return FolderStore(settings.index_dir)
 
 
 def wanted_multilingual(settings: BuildSettings) -> str:
@@ -79,7 +84,7 @@ def embedding_texts(documents: dict[str, Document], chunks: list[Chunk]) -> tupl
 def rebuild(
     settings: BuildSettings, embedder: Embedder, full: bool = False, progress: bool = False
 ) -> BuildReport:
-    """Bring the index in `settings.index_dir` up to date with `settings.sources_dir`.
+    """Bring the index in its store (see `open_store`) up to date with `settings.sources_dir`.
 
     Args:
         full: ignore the previous snapshot and embed everything.
@@ -87,15 +92,17 @@ def rebuild(
     Returns:
         What was added, updated, removed, embedded and skipped.
     """
-    with build_lock(settings.index_dir):  # a second build waits, then finds little or nothing to do
-        return _rebuild(settings, embedder, full, progress)
+    store = open_store(settings)
+    with store.build_lock():  # a second build waits, then finds little or nothing to do
+        return _rebuild(settings, store, embedder, full, progress)
 
 
-def _rebuild(settings: BuildSettings, embedder: Embedder, full: bool, progress: bool) -> BuildReport:
+def _rebuild(
+    settings: BuildSettings, store: SnapshotStore, embedder: Embedder, full: bool, progress: bool
+) -> BuildReport:
     started = time.perf_counter()
-    clear_unfinished(settings.index_dir)
     documents, skipped = load_documents(settings.sources_dir)
-    previous = None if full else _previous_snapshot(settings, embedder)
+    previous = None if full else _previous_snapshot(settings, store, embedder)
     old_hashes = previous.manifest.documents if previous else {}
     new_hashes = {doc.id: doc.sha256 for doc in documents}
     added = sorted(set(new_hashes) - set(old_hashes))
@@ -106,18 +113,16 @@ def _rebuild(settings: BuildSettings, embedder: Embedder, full: bool, progress: 
     if previous and same_encoders and same_chunks and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], 0, 0, False, started)
     snapshot, embedded = _assemble(settings, embedder, documents, previous, progress)
-    manifest = snapshot.manifest
-    write_snapshot(settings.index_dir, manifest, snapshot)
-    publish(settings.index_dir, manifest.version)
-    log.info("published index %s (%d chunks)", manifest.version, len(snapshot.chunks))
+    store.save(snapshot, previous)
+    log.info("published index %s (%d chunks)", snapshot.manifest.version, len(snapshot.chunks))
     return _report(
         snapshot, documents, skipped, added, updated, removed, *embedded, previous is None, started
     )
 
 
-def _previous_snapshot(settings: BuildSettings, embedder: Embedder) -> Snapshot | None:
+def _previous_snapshot(settings: BuildSettings, store: SnapshotStore, embedder: Embedder) -> Snapshot | None:
     try:
-        previous = load_snapshot(settings.index_dir)
+        previous = store.load()
     except IndexNotBuilt:
         return None
     except IndexCorrupt as exc:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from index.build import rebuild
+from index.build import open_store, rebuild
 from index.embedding import cached_embedder
 from index.errors import IndexStoreError
 from index.retriever import LiveIndex
@@ -87,7 +87,8 @@ def run_status(args: argparse.Namespace, settings: IndexSettings) -> int:
         print(status.model_dump_json())
         return 0
     if status.version is None:
-        print(f"No index built yet in {settings.index_dir}; run `python -m index build`.")
+        where = open_store(settings.build_settings()).location
+        print(f"No index built yet in {where}; run `python -m index build`.")
         return 0
     print(
         f"Index {status.version}: {len(status.documents)} documents, model {status.model}, "
@@ -106,7 +107,7 @@ def run_status(args: argparse.Namespace, settings: IndexSettings) -> int:
 
 def run_search(args: argparse.Namespace, settings: IndexSettings) -> int:
     embedder = cached_embedder(settings.model, settings.index_dir)
-    retriever = LiveIndex(settings.index_dir, embedder).retriever()
+    retriever = LiveIndex(open_store(settings.build_settings()), embedder).retriever()
     for rank, hit in enumerate(retriever.search(args.query, k=args.k), 1):
         chunk = hit.chunk
         print(f"{rank}. score {hit.score:.3f} (dense {hit.dense:.3f}, bm25 {hit.lexical:.2f})  {chunk.id}")

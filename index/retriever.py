@@ -22,7 +22,7 @@ from index.errors import IndexStoreError
 from index.lexical import normalise
 from index.models import Chunk, Document, Hit, Span
 from index.multilingual import multilingual_encoder
-from index.store import Snapshot, current_version, load_snapshot
+from index.store import FolderStore, Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class Retriever:
         vector = self.embed_query(query) if vector is None else vector
         if mode == "dense":
             depth = min(k + excluded, len(chunks))
-            similarities, found = self.snapshot.faiss_index.search(vector.reshape(1, -1), depth)
+            similarities, found = self.snapshot.dense_index.search(vector.reshape(1, -1), depth)
             return [Hit(chunk=chunks[int(r)], score=float(s), dense=float(s), lexical=0.0)
                     for s, r in zip(similarities[0], found[0])
                     if r >= 0 and (allowed is None or allowed[r])][:k]  # fmt: skip
@@ -288,7 +288,7 @@ class Retriever:
 
     def _dense_candidates(self, vector: np.ndarray, depth: int) -> set[int]:
         depth = min(depth, len(self.snapshot.chunks))
-        _, ids = self.snapshot.faiss_index.search(vector.reshape(1, -1), depth)
+        _, ids = self.snapshot.dense_index.search(vector.reshape(1, -1), depth)
         return {int(i) for i in ids[0] if i >= 0}
 
 
@@ -304,8 +304,8 @@ class LiveIndex:
     it started with while the next one sees the new index.
     """
 
-    def __init__(self, index_dir: Path, embedder: Embedder, check_every: float = 1.0) -> None:
-        self.index_dir = index_dir
+    def __init__(self, store: SnapshotStore | Path, embedder: Embedder, check_every: float = 1.0) -> None:
+        self.store = FolderStore(store) if isinstance(store, Path) else store
         self.embedder = embedder
         self.check_every = check_every
         self._current: Retriever | None = None
@@ -323,14 +323,14 @@ class LiveIndex:
             return self._current
         with self._lock:
             self._checked = now
-            version = current_version(self.index_dir)
+            version = self.store.current_version()
             if self._current is None or version != self._current.version:
                 self._current = self._reload()
             return self._current
 
     def _reload(self) -> Retriever:
         try:
-            snapshot = load_snapshot(self.index_dir)
+            snapshot = self.store.load()
             if snapshot.manifest.model != self.embedder.name:  # its vectors mean nothing to this model
                 raise IndexStoreError(
                     f"the index was built with the model {snapshot.manifest.model!r}, but the model set "

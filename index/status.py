@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from index.build import BuildSettings, wanted_multilingual
+from index.build import BuildSettings, open_store, wanted_multilingual
 from index.chunking import CHUNKER_VERSION
 from index.sources import source_hashes
-from index.store import Manifest, current_version
 
 
 class IndexStatus(BaseModel):
@@ -32,19 +31,14 @@ class IndexStatus(BaseModel):
 
 
 def index_status(settings: BuildSettings) -> IndexStatus:
-    """Compare the manifest of the current snapshot with the files in the sources directory."""
-    version = current_version(settings.index_dir)
+    """Compare the manifest of the served snapshot with the files in the sources directory."""
     now = source_hashes(settings.sources_dir)
-    if version is None:
-        return IndexStatus(version=None, added=sorted(now))
-    manifest_path = settings.index_dir / "versions" / version / "manifest.json"
-    try:
-        manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = open_store(settings).manifest()
+    if manifest is None:
         return IndexStatus(version=None, added=sorted(now))
     old = manifest.documents
     return IndexStatus(
-        version=version,
+        version=manifest.version,
         model=manifest.model,
         index_type=manifest.index_type,
         documents=sorted(old),

@@ -15,6 +15,9 @@
 
 A build writes a new snapshot beside the old ones and then swaps CURRENT with an atomic rename,
 so a build killed halfway leaves the previous snapshot serving.
+
+`SnapshotStore` is what the build and the served index need of any store: this folder
+(`FolderStore`, the default) or a Milvus collection set (`index.milvus_store.MilvusStore`).
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import logging
 import os
 import shutil
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
@@ -36,6 +40,7 @@ from index import bm25
 from index.ann import set_search_depth
 from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
+from index.lock import build_lock
 from index.models import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -84,7 +89,9 @@ class Snapshot:
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    faiss_index: Any  # a faiss.Index; faiss ships no type information
+    # Nearest chunks by vector: a faiss.Index here, or any object with its `search(queries, k) ->
+    # (similarities, rows)` and `ntotal` (the Milvus store's, `index.milvus_store.MilvusDense`).
+    dense_index: Any
     entities: dict[str, list[EntitySpan]] = field(default_factory=dict)  # doc id -> its entities
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
     sentence_vectors_xl: np.ndarray | None = None  # rows as `sentence_rows`; None when off
@@ -94,6 +101,70 @@ class Snapshot:
     def __post_init__(self) -> None:
         if not self.sentence_rows:
             self.sentence_rows = sentence_table(self.chunks)
+
+
+class SnapshotStore(Protocol):
+    """Where snapshots live: written whole by a build, published atomically, read by the bot."""
+
+    @property
+    def location(self) -> str:
+        """Where the index is, in words for messages ("the folder ...", "the Milvus collection ...")."""
+        ...
+
+    def build_lock(self) -> AbstractContextManager[None]:
+        """Held by a build: one build at a time."""
+        ...
+
+    def current_version(self) -> str | None:
+        """The version being served, or None when nothing was built."""
+        ...
+
+    def manifest(self) -> Manifest | None:
+        """The served snapshot's manifest, None when there is none or it is unreadable."""
+        ...
+
+    def load(self) -> Snapshot:
+        """The served snapshot, verified (raises `IndexNotBuilt`, `IndexCorrupt`)."""
+        ...
+
+    def save(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
+        """Store `snapshot` and serve it, atomically: a build killed halfway leaves the previous one
+        served. `previous` is the snapshot it was built from (what an incremental store keeps)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FolderStore:
+    """Snapshots in a folder: FAISS and numpy files, versioned and swapped by `CURRENT`."""
+
+    index_dir: Path
+
+    @property
+    def location(self) -> str:
+        return f"the folder {self.index_dir}"
+
+    def build_lock(self) -> AbstractContextManager[None]:
+        return build_lock(self.index_dir)
+
+    def current_version(self) -> str | None:
+        return current_version(self.index_dir)
+
+    def manifest(self) -> Manifest | None:
+        version = self.current_version()
+        if version is None:
+            return None
+        try:
+            return _read_manifest(self.index_dir / "versions" / version)
+        except IndexCorrupt:
+            return None
+
+    def load(self) -> Snapshot:
+        return load_snapshot(self.index_dir)
+
+    def save(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
+        clear_unfinished(self.index_dir)
+        write_snapshot(self.index_dir, snapshot.manifest, snapshot)
+        publish(self.index_dir, snapshot.manifest.version)
 
 
 def sentence_table(chunks: list[Chunk]) -> dict[tuple[str, int, int], int]:
@@ -164,7 +235,7 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
             handle.write(json.dumps({"doc": doc_id, "spans": spans}) + "\n")
     import faiss
 
-    faiss.write_index(snapshot.faiss_index, str(staging / "index.faiss"))
+    faiss.write_index(snapshot.dense_index, str(staging / "index.faiss"))
     if snapshot.sentence_vectors_xl is not None:
         np.save(staging / MULTILINGUAL_FILE, snapshot.sentence_vectors_xl)
     assert snapshot.lexical is not None, "a build computes the lexical index"
