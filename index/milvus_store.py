@@ -381,6 +381,8 @@ class MilvusStore:
         if self._client is None:
             from pymilvus import MilvusClient
 
+            # Its query iterator warns on every call that Milvus Lite keeps no MVCC timestamps.
+            logging.getLogger("pymilvus").setLevel(logging.ERROR)
             self._client = MilvusClient(uri=self.target.uri, token=self.target.token or "", timeout=10)
         return self._client
 

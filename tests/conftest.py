@@ -44,7 +44,18 @@ def fresh_build(tmp_path) -> BuildSettings:
 
 
 LAYERS = ("unit", "integration", "e2e")
-HEAVY_FIXTURES = {"embedder", "seed_build", "answerer", "fresh_build", "api", "llama_server", "fake_model"}
+HEAVY_FIXTURES = {
+    "embedder",
+    "seed_build",
+    "answerer",
+    "fresh_build",
+    "api",
+    "llama_server",
+    "fake_model",
+    "milvus",
+    "milvus_seed",
+    "milvus_fresh",
+}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
