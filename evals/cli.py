@@ -240,7 +240,7 @@ def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.dated import dated_corpus, gate_failures, load_dated_cases, run_dated, write_report
 
     corpus = dated_corpus(settings.index.sources_dir, args.out / "sources")
-    build = settings.index.build_settings().relocated(corpus, args.out / "index")
+    build = settings.index.build_settings().relocated(corpus, args.out / "index", "dated")
     summary, rows = run_dated(_answerer_over(build, settings), load_dated_cases())
     print("| metric | value |\n| --- | --- |")
     print("\n".join(f"| {metric} | {value} |" for metric, value in summary.items()))
@@ -257,7 +257,7 @@ def _run_rtqa_dated(args: argparse.Namespace, settings: AppSettings, build) -> N
     from evals.rtqa import require_split, run_rtqa_dated
 
     split = require_split(EvalSettings().benchmarks_dir / "rtqa-dev")
-    rtqa = build.relocated(split / "corpus", args.rtqa_index or args.out / "rtqa-index")
+    rtqa = build.relocated(split / "corpus", args.rtqa_index or args.out / "rtqa-index", "rtqa")
     for name, result in run_rtqa_dated(split, _answerer_over(rtqa, settings), args.out / "rtqa").items():
         print(f"\nRealTime QA dev, {name}:\n{result.pop('score')}")
         print("\n".join(f"{key}: {value}" for key, value in result.items()))

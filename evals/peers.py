@@ -107,7 +107,7 @@ def _ours(corpus: Corpus, index_dir: Path, settings: AppSettings) -> Ranker:
     shutil.rmtree(index_dir, ignore_errors=True)  # a full build, timed like the peer's
     embedder = make_embedder(settings.index)
     # The corpus and index folders are the benchmark's; everything else as the user set it.
-    build = settings.index.build_settings().relocated(corpus.sources, index_dir)
+    build = settings.index.build_settings().relocated(corpus.sources, index_dir, f"peers_{corpus.name}")
     rebuild(build, embedder, full=True)
     answerer = Answerer(LiveIndex(open_store(build), embedder), settings.answer.options())
     documents = {d.id: d.text for d in load_documents(corpus.sources)[0]}

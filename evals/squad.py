@@ -74,7 +74,7 @@ def run_benchmark(
         questions = random.Random(0).sample(questions, min(limit, len(questions)))
     embedder = make_embedder(settings.index)
     started = time.perf_counter()
-    settings_here = settings.index.build_settings().relocated(root / "sources", root / "index")
+    settings_here = settings.index.build_settings().relocated(root / "sources", root / "index", "squad")
     build = rebuild(settings_here, embedder)
     print(
         f"index: {build.documents} paragraphs, {build.chunks} chunks, embedded {build.embedded_chunks} "

@@ -40,10 +40,10 @@ class BuildSettings:
     multilingual: bool = True  # also embed every sentence with the multilingual encoder
     milvus: MilvusTarget | None = None  # store the index in Milvus instead of `index_dir`
 
-    def relocated(self, sources_dir: Path, index_dir: Path) -> BuildSettings:
-        """These settings for another corpus (an eval's): its own folder, or its own Milvus collections
-        beside the configured ones, so that it never overwrites the user's index."""
-        milvus = self.milvus and self.milvus.beside(index_dir.name)
+    def relocated(self, sources_dir: Path, index_dir: Path, name: str) -> BuildSettings:
+        """These settings for another corpus (an eval's, called `name`): its own folder, or its own
+        Milvus collections beside the configured ones, so that it never overwrites the user's index."""
+        milvus = self.milvus and self.milvus.beside(name)
         return replace(self, sources_dir=sources_dir, index_dir=index_dir, milvus=milvus)
 
 

@@ -383,7 +383,12 @@ class MilvusStore:
 
             # Its query iterator warns on every call that Milvus Lite keeps no MVCC timestamps.
             logging.getLogger("pymilvus").setLevel(logging.ERROR)
-            self._client = MilvusClient(uri=self.target.uri, token=self.target.token or "", timeout=10)
+            # No keep-alive pings while idle (a build embeds for minutes between calls): Milvus Lite's
+            # gRPC server answers them with GOAWAY "too_many_pings".
+            quiet = {"grpc.keepalive_permit_without_calls": 0, "grpc.keepalive_time_ms": 60_000}
+            self._client = MilvusClient(
+                uri=self.target.uri, token=self.target.token or "", timeout=10, grpc_options=quiet
+            )
         return self._client
 
 
