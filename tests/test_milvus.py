@@ -244,3 +244,43 @@ def test_an_unreachable_milvus_is_one_sentence_without_the_token(tmp_path):
     assert secret not in done.stdout + done.stderr and "Traceback" not in done.stderr
     assert MilvusTarget("http://u:pw@h:1", token=secret).shown_uri == "http://h:1"
     assert secret not in repr(MilvusTarget("http://h:1", token=secret))
+
+
+@pytest.mark.e2e
+def test_builds_killed_at_any_moment_leave_an_index_that_answers(milvus_fresh, embedder, tmp_path):
+    env = {
+        **os.environ,
+        "RAGBOT_STORE": "milvus",
+        "RAGBOT_MILVUS_URI": milvus_fresh.milvus.uri,  # type: ignore[union-attr]
+        "RAGBOT_MILVUS_COLLECTION": milvus_fresh.milvus.collection,  # type: ignore[union-attr]
+        "RAGBOT_SOURCES_DIR": str(milvus_fresh.sources_dir),
+        "RAGBOT_INDEX_DIR": str(tmp_path / "index"),
+    }
+    build = [sys.executable, "-m", "index", "build"]
+
+    def add_round(n: int) -> None:
+        (milvus_fresh.sources_dir / f"round-{n}.txt").write_text(
+            f"Round {n} notes\n\nThe delegation met for round {n} of talks on the frigate programme.\n",
+            encoding="utf-8",
+        )
+
+    add_round(0)
+    started = time.perf_counter()
+    subprocess.run(build, cwd=PROJECT, env=env, capture_output=True, timeout=300, check=True)
+    duration = time.perf_counter() - started
+    store = open_store(milvus_fresh)
+    for n, fraction in enumerate((0.5, 0.7, 0.8, 0.9, 0.95), 1):  # writing to Milvus comes last
+        add_round(n)
+        process = subprocess.Popen(
+            build, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(duration * fraction)
+        process.kill()
+        process.wait(timeout=60)
+        served = Retriever(store.load(), embedder)  # loads, whole, whichever manifest is served
+        assert served.search("Why did Albanese skip the NATO summit?", k=3)[0].chunk.doc_id.startswith(
+            "xpert"
+        )
+    report = rebuild(milvus_fresh, embedder)
+    assert {f"round-{n}.txt" for n in range(6)} <= set(store.load().documents)
+    assert _rows(milvus_fresh, f"chunks_{store.load().manifest.dimension}") == report.chunks
