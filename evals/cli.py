@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         "--corpus", type=Path, help="a folder with a large real-text corpus in sources/ and its index/"
     )
     bench.set_defaults(run=run_bench)
+    lexical = commands.add_parser(
+        "milvus-lexical", help="Milvus's own BM25 beside ours on RealTime QA dev (needs RAGBOT_MILVUS_URI)"
+    )
+    lexical.add_argument("--index", type=Path, required=True, help="a folder index of the RealTime QA corpus")
+    lexical.set_defaults(run=run_milvus_lexical)
     dated = commands.add_parser(
         "dated", help="dates: newest source, stated dates, conflicts, no future sources"
     )
@@ -234,6 +239,22 @@ def run_faults(args: argparse.Namespace, settings: AppSettings) -> int:
     print(report(parts, args.out, args.seed, time.perf_counter() - started))
     print(f"report in {args.out / 'faults.json'}")
     return 0 if all(p.passed for p in parts) else 1
+
+
+def run_milvus_lexical(args: argparse.Namespace, settings: AppSettings) -> int:
+    from evals.milvus_lexical import compare
+    from evals.rtqa import require_split
+    from index.milvus_store import MilvusTarget
+    from index.store import FolderStore
+
+    split = require_split(EvalSettings().benchmarks_dir / "rtqa-dev")
+    token = settings.index.milvus_token.get_secret_value() if settings.index.milvus_token else None
+    target = MilvusTarget(settings.index.milvus_uri, token=token)
+    results = compare(FolderStore(args.index).load(), split / "questions.jsonl", target)
+    print("| BM25 | evidence first | evidence in top 5 | ms per query |\n| --- | --- | --- | --- |")
+    for name, row in results.items():
+        print(f"| {name} | {row['evidence_first']} | {row['evidence_top5']} | {row['ms_per_query']} |")
+    return 0
 
 
 def run_dated(args: argparse.Namespace, settings: AppSettings) -> int:
