@@ -47,6 +47,8 @@ READ_BATCH = 2_000
 DELETE_BATCH = 500
 MAX_TOP_K = 16_384  # Milvus's limit on one search
 POINTER = "CURRENT"
+_NOT_LOADED = re.compile(r"released|not loaded|load\(\)", re.IGNORECASE)
+_UNREACHABLE = re.compile(r"connect|unavailable|deadline|auth|token|denied", re.IGNORECASE)
 NO_VECTOR = [0.0, 0.0]  # Milvus wants a vector field in every collection; the blobs have this one
 
 
@@ -368,21 +370,34 @@ class MilvusStore:
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A pymilvus client call; a failure becomes one sentence without the token in it."""
         try:
-            return getattr(self._connected(), method)(*args, **kwargs)
-        except IndexStoreError:
-            raise
+            try:
+                return getattr(self._connected(), method)(*args, **kwargs)
+            except Exception as exc:
+                if not _NOT_LOADED.search(_why(exc)):
+                    raise
+                # Milvus Lite forgets which collections were loaded when it restarts: load, once.
+                self._connected().load_collection(args[0])
+                return getattr(self._connected(), method)(*args, **kwargs)
         except Exception as exc:
-            raise IndexStoreError(
-                f"Milvus at {self.target.shown_uri} failed ({_why(exc)}): is it running, and is "
-                "RAGBOT_MILVUS_TOKEN right?"
-            ) from None
+            self._forget_client()  # the next call connects anew: Milvus may be back by then
+            why = _why(exc)
+            hint = ": is it running, and is RAGBOT_MILVUS_TOKEN right?" if _UNREACHABLE.search(why) else ""
+            raise IndexStoreError(f"Milvus at {self.target.shown_uri} failed ({why}){hint}") from None
+
+    def _forget_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing a connection that already failed may fail too
+                log.debug("closing the Milvus client failed", exc_info=True)
 
     def _connected(self) -> Any:
         if self._client is None:
             from pymilvus import MilvusClient
 
-            # Its query iterator warns on every call that Milvus Lite keeps no MVCC timestamps.
-            logging.getLogger("pymilvus").setLevel(logging.ERROR)
+            # Its query iterator warns on every call that Milvus Lite keeps no MVCC timestamps,
+            logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # and logs each failure: `call` does
             # No keep-alive pings while idle (a build embeds for minutes between calls): Milvus Lite's
             # gRPC server answers them with GOAWAY "too_many_pings".
             quiet = {"grpc.keepalive_permit_without_calls": 0, "grpc.keepalive_time_ms": 60_000}

@@ -323,7 +323,14 @@ class LiveIndex:
             return self._current
         with self._lock:
             self._checked = now
-            version = self.store.current_version()
+            try:
+                version = self.store.current_version()
+            except IndexStoreError:  # a store across the network may be away for a moment
+                if self._current is None:
+                    raise
+                log.warning("could not ask %s for its version; still serving %s",
+                            self.store.location, self._current.version)  # fmt: skip
+                return self._current
             if self._current is None or version != self._current.version:
                 self._current = self._reload()
             return self._current

@@ -17,6 +17,7 @@ import pytest
 from bot.answering import Answerer
 from evals.fake_botapi import FakeBotAPI, running_bot
 from index.build import BuildSettings, open_store, rebuild
+from index.errors import IndexStoreError
 from index.milvus_store import MilvusStore, MilvusTarget
 from index.retriever import LiveIndex, Retriever
 
@@ -39,26 +40,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def milvus(tmp_path_factory):
-    """A Milvus Lite server for the session, bound to the loopback address only."""
-    port = _free_port()
-    data = tmp_path_factory.mktemp("milvus")
+def _start_milvus(data: Path, port: int) -> subprocess.Popen:
+    """A Milvus Lite server on the loopback address only, once it accepts connections."""
     command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host", "127.0.0.1"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    command += ["--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return server
         except OSError:
             assert server.poll() is None, server.stderr.read().decode() if server.stderr else "exited"
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    raise AssertionError("Milvus Lite did not start in 60 s")
+
+
+def _stop(server: subprocess.Popen) -> None:
     server.terminate()
     server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory):
+    """A Milvus Lite server for the session."""
+    port = _free_port()
+    server = _start_milvus(tmp_path_factory.mktemp("milvus"), port)
+    yield f"http://127.0.0.1:{port}"
+    _stop(server)
 
 
 def _settings(root: Path, uri: str, collection: str) -> BuildSettings:
@@ -284,3 +293,35 @@ def test_builds_killed_at_any_moment_leave_an_index_that_answers(milvus_fresh, e
     report = rebuild(milvus_fresh, embedder)
     assert {f"round-{n}.txt" for n in range(6)} <= set(store.load().documents)
     assert _rows(milvus_fresh, f"chunks_{store.load().manifest.dimension}") == report.chunks
+
+
+@pytest.mark.e2e
+def test_while_milvus_is_down_questions_fail_in_one_sentence_and_answer_again_after(tmp_path, embedder):
+    port = _free_port()
+    server = _start_milvus(tmp_path / "milvus", port)
+    shutil.copytree(SEED_SOURCES, tmp_path / "sources")
+    settings = _settings(tmp_path, f"http://127.0.0.1:{port}", "outage")
+    try:
+        rebuild(settings, embedder)
+        answerer = Answerer(LiveIndex(open_store(settings), embedder, check_every=0))
+        before = answerer.answer(QUESTIONS[0])
+        _stop(server)
+        with pytest.raises(IndexStoreError, match=r"^Milvus at http://127\.0\.0\.1:\d+ failed .*running"):
+            answerer.answer(QUESTIONS[0])
+        server = _start_milvus(tmp_path / "milvus", port)  # the same data: Milvus Lite keeps it on disk
+        after = _answer_when_back(answerer, QUESTIONS[0])
+        assert after.answer == before.answer and not after.abstained
+    finally:
+        _stop(server)
+
+
+def _answer_when_back(answerer: Answerer, question: str, seconds: float = 30):
+    """As a user asking again: the first try may meet a server still starting."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return answerer.answer(question)
+        except IndexStoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
