@@ -141,7 +141,7 @@ class MilvusStore:
     def manifest(self):
         try:
             return self._manifest_and_terms()[0]
-        except IndexCorrupt:
+        except (IndexNotBuilt, IndexCorrupt):
             return None
 
     def load(self):

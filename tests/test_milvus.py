@@ -220,6 +220,26 @@ def test_a_bot_sees_a_rebuild_by_another_process_without_a_restart(milvus_fresh,
 
 
 @pytest.mark.e2e
+def test_the_first_question_builds_the_index_in_milvus(milvus, tmp_path):
+    env = {
+        **os.environ,
+        "RAGBOT_STORE": "milvus",
+        "RAGBOT_MILVUS_URI": milvus,
+        "RAGBOT_MILVUS_COLLECTION": "first_use",
+        "RAGBOT_SOURCES_DIR": str(SEED_SOURCES),
+        "RAGBOT_INDEX_DIR": str(tmp_path / "index"),
+        "RAGBOT_MULTILINGUAL": "false",
+    }
+    command = [sys.executable, "-m", "bot", "ask", QUESTIONS[0]]
+    done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Building the index" in done.stdout + done.stderr and "Richard Marles" in done.stdout
+    status = [sys.executable, "-m", "index", "status"]
+    again = subprocess.run(status, cwd=PROJECT, capture_output=True, text=True, timeout=300, env=env)
+    assert "2 documents" in again.stdout and "Up to date." in again.stdout
+
+
+@pytest.mark.e2e
 def test_the_eval_gate_passes_on_milvus(milvus_seed, tmp_path):
     env = {
         **os.environ,
