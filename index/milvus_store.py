@@ -45,7 +45,8 @@ MAX_VARCHAR = 65_535
 WRITE_BATCH = 500
 READ_BATCH = 2_000
 DELETE_BATCH = 500
-MAX_TOP_K = 16_384  # Milvus's limit on one search
+MAX_TOP_K = 16_384  # Milvus's limit on the rows of one search or query
+OWNERS_PER_QUERY = 100
 POINTER = "CURRENT"
 _NOT_LOADED = re.compile(r"released|not loaded|load\(\)", re.IGNORECASE)
 _UNREACHABLE = re.compile(r"connect|unavailable|deadline|auth|token|denied", re.IGNORECASE)
@@ -151,8 +152,7 @@ class MilvusStore:
         keys = _keys_in_order(manifest)
         documents, entities = self._documents(keys)
         fields = ["id", "owner", "ordinal", "chunk", "stems", "vector"]
-        chunk_rows = self._rows(f"chunks_{manifest.dimension}", fields)
-        served = [r for r in chunk_rows if r["owner"] in keys]
+        served = self._rows(f"chunks_{manifest.dimension}", fields, list(keys))
         served.sort(key=lambda r: (keys[r["owner"]], r["ordinal"]))
         chunks = [Chunk.model_validate_json(r["chunk"]) for r in served]
         snapshot = Snapshot(
@@ -165,7 +165,7 @@ class MilvusStore:
                 self,
                 self._name(f"chunks_{manifest.dimension}"),
                 {r["id"]: row for row, r in enumerate(served)},
-                len(chunk_rows) - len(served),
+                self._row_count(f"chunks_{manifest.dimension}") - len(served),
             ),
             entities,
         )
@@ -193,9 +193,8 @@ class MilvusStore:
 
     def _documents(self, keys: dict[str, int]) -> tuple[dict[str, Document], dict[str, list]]:
         pieces: dict[str, list[tuple[int, str]]] = {}
-        for row in self._rows("blobs", ["owner", "part", "text"]):
-            if row["owner"] in keys:
-                pieces.setdefault(row["owner"], []).append((row["part"], row["text"]))
+        for row in self._rows("blobs", ["owner", "part", "text"], list(keys)):
+            pieces.setdefault(row["owner"], []).append((row["part"], row["text"]))
         if set(pieces) != set(keys):
             raise IndexCorrupt(f"{len(set(keys) - set(pieces))} documents are missing from {self.location}")
         documents, entities = {}, {}
@@ -212,8 +211,7 @@ class MilvusStore:
                   for doc_id, sha in snapshot.manifest.documents.items()}  # fmt: skip
         vectors = {
             (r["owner"], r["start"], r["end"]): r["vector"]
-            for r in self._rows(kind, ["owner", "start", "end", "vector"])
-            if r["owner"] in keys
+            for r in self._rows(kind, ["owner", "start", "end", "vector"], list(keys))
         }
         try:
             wanted = [vectors[(key_of[d], s, e)] for d, s, e in snapshot.sentence_rows]
@@ -229,15 +227,37 @@ class MilvusStore:
             raise IndexCorrupt(f"{owner} is missing from {self.location}; {REBUILD_HINT}.")
         return "".join(r["text"] for r in sorted(rows, key=lambda r: r["part"]))
 
-    def _rows(self, kind: str, fields: list[str]) -> list[dict]:
+    def _rows(self, kind: str, fields: list[str], owners: list[str] | None = None) -> list[dict]:
+        """Rows of a collection: all of them, or those of `owners` (read a hundred owners per query:
+        three times faster than Milvus's query iterator on Milvus Lite)."""
+        name = self._name(kind)
+        if not self.call("has_collection", name):  # an empty corpus has no vector rows
+            return []
+        if owners is None:
+            return self._iterate(name, fields, "")
         rows: list[dict] = []
-        if not self.call("has_collection", self._name(kind)):  # an empty corpus has no vector rows
-            return rows
-        iterator = self.call("query_iterator", self._name(kind), batch_size=READ_BATCH, output_fields=fields)
+        for start in range(0, len(owners), OWNERS_PER_QUERY):
+            listed = ", ".join(f'"{o}"' for o in owners[start : start + OWNERS_PER_QUERY])
+            expression = f"owner in [{listed}]"
+            batch = self.call("query", name, filter=expression, output_fields=fields, limit=MAX_TOP_K)
+            if len(batch) == MAX_TOP_K:  # more rows than one query returns: page through them
+                batch = self._iterate(name, fields, expression)
+            rows.extend(batch)
+        return rows
+
+    def _iterate(self, name: str, fields: list[str], expression: str) -> list[dict]:
+        rows: list[dict] = []
+        iterator = self.call(
+            "query_iterator", name, batch_size=READ_BATCH, filter=expression, output_fields=fields
+        )
         while batch := iterator.next():
             rows.extend(batch)
         iterator.close()
         return rows
+
+    def _row_count(self, kind: str) -> int:
+        """Rows in a collection, counting any a build is adding or has yet to delete."""
+        return int(self.call("get_collection_stats", self._name(kind)).get("row_count", 0))
 
     # Writing
 
