@@ -89,6 +89,19 @@ def milvus_fresh(tmp_path, milvus) -> BuildSettings:
     return _settings(tmp_path, milvus, f"fresh_{tmp_path.name.replace('-', '_')}")
 
 
+def _environment(settings: BuildSettings, index_dir: Path | None = None) -> dict[str, str]:
+    """The environment for a command on these settings' Milvus (another host: another lock folder)."""
+    assert settings.milvus is not None
+    return {
+        **os.environ,
+        "RAGBOT_STORE": "milvus",
+        "RAGBOT_MILVUS_URI": settings.milvus.uri,
+        "RAGBOT_MILVUS_COLLECTION": settings.milvus.collection,
+        "RAGBOT_SOURCES_DIR": str(settings.sources_dir),
+        "RAGBOT_INDEX_DIR": str(index_dir or settings.index_dir),
+    }
+
+
 def _rows(settings: BuildSettings, kind: str) -> int:
     store = open_store(settings)
     assert isinstance(store, MilvusStore)
@@ -196,14 +209,7 @@ def test_a_bot_sees_a_rebuild_by_another_process_without_a_restart(milvus_fresh,
     rebuild(milvus_fresh, embedder)
     live = Answerer(LiveIndex(open_store(milvus_fresh), embedder, check_every=0))
     question = "How many frigates will Australia buy for its navy?"
-    env = {
-        **os.environ,
-        "RAGBOT_STORE": "milvus",
-        "RAGBOT_MILVUS_URI": milvus_fresh.milvus.uri,  # type: ignore[union-attr]
-        "RAGBOT_MILVUS_COLLECTION": milvus_fresh.milvus.collection,  # type: ignore[union-attr]
-        "RAGBOT_SOURCES_DIR": str(milvus_fresh.sources_dir),
-        "RAGBOT_INDEX_DIR": str(tmp_path / "other-host"),
-    }
+    env = _environment(milvus_fresh, index_dir=tmp_path / "other-host")
     with FakeBotAPI() as api:
         first, second = api.message(question), api.message(question)
         with running_bot(make_settings(api, tmp_path), live):
@@ -221,15 +227,8 @@ def test_a_bot_sees_a_rebuild_by_another_process_without_a_restart(milvus_fresh,
 
 @pytest.mark.e2e
 def test_the_first_question_builds_the_index_in_milvus(milvus, tmp_path):
-    env = {
-        **os.environ,
-        "RAGBOT_STORE": "milvus",
-        "RAGBOT_MILVUS_URI": milvus,
-        "RAGBOT_MILVUS_COLLECTION": "first_use",
-        "RAGBOT_SOURCES_DIR": str(SEED_SOURCES),
-        "RAGBOT_INDEX_DIR": str(tmp_path / "index"),
-        "RAGBOT_MULTILINGUAL": "false",
-    }
+    settings = BuildSettings(SEED_SOURCES, tmp_path / "index", milvus=MilvusTarget(milvus, "first_use"))
+    env = _environment(settings) | {"RAGBOT_MULTILINGUAL": "false"}
     command = [sys.executable, "-m", "bot", "ask", QUESTIONS[0]]
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
@@ -241,14 +240,7 @@ def test_the_first_question_builds_the_index_in_milvus(milvus, tmp_path):
 
 @pytest.mark.e2e
 def test_the_eval_gate_passes_on_milvus(milvus_seed, tmp_path):
-    env = {
-        **os.environ,
-        "RAGBOT_STORE": "milvus",
-        "RAGBOT_MILVUS_URI": milvus_seed.milvus.uri,  # type: ignore[union-attr]
-        "RAGBOT_MILVUS_COLLECTION": milvus_seed.milvus.collection,  # type: ignore[union-attr]
-        "RAGBOT_SOURCES_DIR": str(milvus_seed.sources_dir),
-        "RAGBOT_INDEX_DIR": str(milvus_seed.index_dir),
-    }
+    env = _environment(milvus_seed)
     command = [sys.executable, "-m", "evals", "run", "--out", str(tmp_path)]
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -258,14 +250,9 @@ def test_the_eval_gate_passes_on_milvus(milvus_seed, tmp_path):
 @pytest.mark.e2e
 def test_an_unreachable_milvus_is_one_sentence_without_the_token(tmp_path):
     secret = "root:s3cret-token-value"
-    env = {
-        **os.environ,
-        "RAGBOT_STORE": "milvus",
-        "RAGBOT_MILVUS_URI": f"http://127.0.0.1:{_free_port()}",
-        "RAGBOT_MILVUS_TOKEN": secret,
-        "RAGBOT_SOURCES_DIR": str(SEED_SOURCES),
-        "RAGBOT_INDEX_DIR": str(tmp_path / "index"),
-    }
+    nowhere = MilvusTarget(f"http://127.0.0.1:{_free_port()}")
+    env = _environment(BuildSettings(SEED_SOURCES, tmp_path / "index", milvus=nowhere))
+    env["RAGBOT_MILVUS_TOKEN"] = secret
     command = [sys.executable, "-m", "index", "status"]
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 1
@@ -277,14 +264,7 @@ def test_an_unreachable_milvus_is_one_sentence_without_the_token(tmp_path):
 
 @pytest.mark.e2e
 def test_builds_killed_at_any_moment_leave_an_index_that_answers(milvus_fresh, embedder, tmp_path):
-    env = {
-        **os.environ,
-        "RAGBOT_STORE": "milvus",
-        "RAGBOT_MILVUS_URI": milvus_fresh.milvus.uri,  # type: ignore[union-attr]
-        "RAGBOT_MILVUS_COLLECTION": milvus_fresh.milvus.collection,  # type: ignore[union-attr]
-        "RAGBOT_SOURCES_DIR": str(milvus_fresh.sources_dir),
-        "RAGBOT_INDEX_DIR": str(tmp_path / "index"),
-    }
+    env = _environment(milvus_fresh, index_dir=tmp_path / "index")
     build = [sys.executable, "-m", "index", "build"]
 
     def add_round(n: int) -> None:
