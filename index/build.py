@@ -59,6 +59,12 @@ def wanted_multilingual(settings: BuildSettings) -> str:
     return MULTILINGUAL_MODEL if settings.multilingual else ""
 
 
+# Bump when `chunk_embedding_text` or `sentence_embedding_text` changes. A build finds the previous
+# snapshot's vectors and stems by computing its texts again with these functions: only right while
+# they are unchanged; otherwise the next build embeds everything again.
+EMBEDDING_TEXT_VERSION = 1
+
+
 def chunk_embedding_text(chunk: Chunk) -> str:
     """Chunks are embedded with their heading: it often names who or what the passage is about."""
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
@@ -109,7 +115,10 @@ def _rebuild(
     removed = sorted(set(old_hashes) - set(new_hashes))
     updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
     same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
-    same_chunks = previous is not None and previous.manifest.chunker == CHUNKER_VERSION  # else re-chunk all
+    same_chunks = previous is not None and (previous.manifest.chunker, previous.manifest.embedding_text) == (
+        CHUNKER_VERSION,
+        EMBEDDING_TEXT_VERSION,
+    )  # else re-chunk (and re-embed) all
     if previous and same_encoders and same_chunks and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], 0, 0, False, started)
     snapshot, embedded = _assemble(settings, embedder, documents, previous, progress)
@@ -149,11 +158,12 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
     ]
     sentence_rows = sentence_table(chunks)
     chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
-    cache = _vector_cache(previous, embedder) if previous else {}
+    same_texts = previous is not None and previous.manifest.embedding_text == EMBEDDING_TEXT_VERSION
+    cache = _vector_cache(previous, embedder) if previous and same_texts else {}
     chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
     sentence_vectors, sentence_embedded = _vectors_for(sentence_texts, cache, embedder, progress, "sentences")
     entities = _entities_for(documents, previous)
-    lexical = _lexical_for(chunks, previous)
+    lexical = _lexical_for(chunks, previous if same_texts else None)
     multilingual = _multilingual_vectors(settings, by_id, sentence_rows, previous, progress)
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
@@ -168,6 +178,7 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         multilingual=wanted_multilingual(settings),
         analyzer=analyzer_fingerprint(),
         chunker=CHUNKER_VERSION,
+        embedding_text=EMBEDDING_TEXT_VERSION,
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )

@@ -80,7 +80,8 @@ def document_key(doc_id: str, sha256: str, configuration: str) -> str:
 def configuration_of(manifest: Any) -> str:
     """What, besides a document's text, decides its rows: a change makes every key new."""
     m = manifest
-    decisive = (m.model, m.chunk_size, m.chunk_overlap, m.chunker, m.analyzer, m.multilingual, m.annotator)
+    decisive = [m.model, m.chunk_size, m.chunk_overlap, m.chunker, m.embedding_text, m.analyzer]
+    decisive += [m.multilingual, m.annotator]
     return "|".join(map(str, decisive))
 
 

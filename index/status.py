@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from index.build import BuildSettings, open_store, wanted_multilingual
+from index.build import EMBEDDING_TEXT_VERSION, BuildSettings, open_store, wanted_multilingual
 from index.chunking import CHUNKER_VERSION
 from index.sources import source_hashes
+from index.store import Manifest
 
 
 class IndexStatus(BaseModel):
@@ -20,7 +21,7 @@ class IndexStatus(BaseModel):
     updated: list[str] = []
     removed: list[str] = []
     multilingual_differs: bool = False  # RAGBOT_MULTILINGUAL changed since the build
-    chunker_differs: bool = False  # this version of the project cuts chunks differently
+    chunker_differs: bool = False  # this version of the project cuts or embeds chunks differently
 
     @property
     def stale(self) -> bool:
@@ -46,5 +47,10 @@ def index_status(settings: BuildSettings) -> IndexStatus:
         updated=sorted(d for d in set(now) & set(old) if now[d] != old[d]),
         removed=sorted(set(old) - set(now)),
         multilingual_differs=manifest.multilingual != wanted_multilingual(settings),
-        chunker_differs=manifest.chunker != CHUNKER_VERSION,
+        chunker_differs=_texts_of(manifest) != (CHUNKER_VERSION, EMBEDDING_TEXT_VERSION),
     )
+
+
+def _texts_of(manifest: Manifest) -> tuple[int, int]:
+    """How the snapshot's chunks were cut and what of them was embedded."""
+    return manifest.chunker, manifest.embedding_text

@@ -76,6 +76,9 @@ class Manifest(BaseModel):
     multilingual: str = Field(default="", description="the multilingual encoder, or '' when off")
     analyzer: str = Field(default="", description="`index.lexical.analyzer_fingerprint` of the stems")
     chunker: int = Field(default=0, description="`index.chunking.CHUNKER_VERSION` of the chunks")
+    embedding_text: int = Field(
+        default=1, description="`index.build.EMBEDDING_TEXT_VERSION` of the texts embedded and stemmed"
+    )
     documents: dict[str, str]  # document id -> sha256
     files: dict[str, str]  # file name -> sha256
 

@@ -177,6 +177,24 @@ def test_a_new_chunker_re_chunks_every_source_without_re_embedding(fresh_build: 
 
 
 @pytest.mark.integration
+def test_texts_embedded_differently_are_embedded_again(fresh_build: BuildSettings, embedder):
+    from index.status import index_status
+
+    first = rebuild(fresh_build, embedder)
+    manifest_file = fresh_build.index_dir / "versions" / first.version / "manifest.json"
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    manifest["embedding_text"] -= 1  # as if an older version had embedded chunks with other words
+    manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
+    assert index_status(fresh_build).stale
+    again = rebuild(fresh_build, embedder)  # its vectors are not those of today's texts: not reused
+    assert (again.embedded_chunks, again.embedded_sentences) == (
+        first.embedded_chunks,
+        first.embedded_sentences,
+    )
+    assert not index_status(fresh_build).stale
+
+
+@pytest.mark.integration
 def test_model_change_forces_full_rebuild(fresh_build: BuildSettings, embedder):
     first = rebuild(fresh_build, embedder)
     same_model_other_name = SentenceTransformerEmbedder(resolve_model_path(DEFAULT_MODEL))
