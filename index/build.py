@@ -63,6 +63,12 @@ def wanted_multilingual(settings: BuildSettings) -> str:
 # snapshot's vectors and stems by computing its texts again with these functions: only right while
 # they are unchanged; otherwise the next build embeds everything again.
 EMBEDDING_TEXT_VERSION = 1
+CURRENT_TEXTS = (CHUNKER_VERSION, EMBEDDING_TEXT_VERSION)
+
+
+def texts_of(manifest: Manifest) -> tuple[int, int]:
+    """How a snapshot's chunks were cut, and how their texts were embedded (see `CURRENT_TEXTS`)."""
+    return manifest.chunker, manifest.embedding_text
 
 
 def chunk_embedding_text(chunk: Chunk) -> str:
@@ -115,10 +121,7 @@ def _rebuild(
     removed = sorted(set(old_hashes) - set(new_hashes))
     updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
     same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
-    same_chunks = previous is not None and (previous.manifest.chunker, previous.manifest.embedding_text) == (
-        CHUNKER_VERSION,
-        EMBEDDING_TEXT_VERSION,
-    )  # else re-chunk (and re-embed) all
+    same_chunks = previous is not None and texts_of(previous.manifest) == CURRENT_TEXTS  # else re-chunk all
     if previous and same_encoders and same_chunks and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], 0, 0, False, started)
     snapshot, embedded = _assemble(settings, embedder, documents, previous, progress)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from index.build import EMBEDDING_TEXT_VERSION, BuildSettings, open_store, wanted_multilingual
-from index.chunking import CHUNKER_VERSION
+from index.build import CURRENT_TEXTS, BuildSettings, open_store, texts_of, wanted_multilingual
 from index.sources import source_hashes
-from index.store import Manifest
 
 
 class IndexStatus(BaseModel):
@@ -47,10 +45,5 @@ def index_status(settings: BuildSettings) -> IndexStatus:
         updated=sorted(d for d in set(now) & set(old) if now[d] != old[d]),
         removed=sorted(set(old) - set(now)),
         multilingual_differs=manifest.multilingual != wanted_multilingual(settings),
-        chunker_differs=_texts_of(manifest) != (CHUNKER_VERSION, EMBEDDING_TEXT_VERSION),
+        chunker_differs=texts_of(manifest) != CURRENT_TEXTS,
     )
-
-
-def _texts_of(manifest: Manifest) -> tuple[int, int]:
-    """How the snapshot's chunks were cut and what of them was embedded."""
-    return manifest.chunker, manifest.embedding_text
