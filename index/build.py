@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.ann import build_faiss_index, choose_index_type
+from index.ann import choose_index_type
 from index.bm25 import BM25
 from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
@@ -185,14 +185,13 @@ def _assemble(settings, embedder, documents, previous, progress) -> tuple[Snapsh
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )
-    faiss_index = build_faiss_index(chunk_vectors, index_type)
     snapshot = Snapshot(
         manifest,
         by_id,
         chunks,
         chunk_vectors,
         sentence_vectors,
-        faiss_index,
+        None,  # the dense index is the store's to build (FAISS in the folder, Milvus's own)
         entities,
         sentence_rows,
         multilingual,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from index import bm25
+from index.ann import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_NEIGHBOURS
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexStoreError, IndexWriteFailed
 from index.lock import build_lock
 from index.models import Chunk, Document
@@ -81,16 +82,19 @@ def configuration_of(manifest: Any) -> str:
     """What, besides a document's text, decides its rows: a change makes every key new."""
     m = manifest
     decisive = [m.model, m.chunk_size, m.chunk_overlap, m.chunker, m.embedding_text, m.analyzer]
-    decisive += [m.multilingual, m.annotator]
+    decisive += [m.multilingual, m.annotator, m.index_type]  # another index type: another collection
     return "|".join(map(str, decisive))
 
 
 class MilvusDense:
     """Nearest chunks by inner product, searched in Milvus; FAISS's `search` and `ntotal`."""
 
-    def __init__(self, store: MilvusStore, collection: str, rows: dict[str, int], unserved: int) -> None:
+    def __init__(
+        self, store: MilvusStore, collection: str, rows: dict[str, int], unserved: int, hnsw: bool
+    ) -> None:
         self._store = store
         self._collection = collection
+        self._hnsw = hnsw
         self._rows = rows  # Milvus id -> chunk row of the served snapshot
         self._unserved = unserved  # rows in the collection the served snapshot does not name
         self.ntotal = len(rows)
@@ -104,7 +108,9 @@ class MilvusDense:
             data=[q.astype(np.float32).tolist() for q in queries],
             anns_field="vector",
             limit=limit,
-            search_params={"metric_type": "IP"},
+            search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF_SEARCH, limit)}}
+            if self._hnsw
+            else {"metric_type": "IP"},
             output_fields=[],
         )
         similarities = np.zeros((len(queries), k), dtype=np.float32)
@@ -153,7 +159,7 @@ class MilvusStore:
         keys = _keys_in_order(manifest)
         documents, entities = self._documents(keys)
         fields = ["id", "owner", "ordinal", "chunk", "stems", "vector"]
-        served = self._rows(f"chunks_{manifest.dimension}", fields, list(keys))
+        served = self._rows(_chunk_kind(manifest), fields, list(keys))
         served.sort(key=lambda r: (keys[r["owner"]], r["ordinal"]))
         chunks = [Chunk.model_validate_json(r["chunk"]) for r in served]
         snapshot = Snapshot(
@@ -164,9 +170,10 @@ class MilvusStore:
             np.zeros((0, manifest.dimension), dtype=np.float32),
             MilvusDense(
                 self,
-                self._name(f"chunks_{manifest.dimension}"),
+                self._name(_chunk_kind(manifest)),
                 {r["id"]: row for row, r in enumerate(served)},
-                self._row_count(f"chunks_{manifest.dimension}") - len(served),
+                self._row_count(_chunk_kind(manifest)) - len(served),
+                hnsw=manifest.index_type == "hnsw",
             ),
             entities,
         )
@@ -284,7 +291,7 @@ class MilvusStore:
 
         manifest = snapshot.manifest
 
-        def create(kind: str, fields: list[tuple[str, Any, dict]], vector_dim: int) -> None:
+        def create(kind: str, fields: list[tuple[str, Any, dict]], dim: int, hnsw: bool = False) -> None:
             name = self._name(kind)
             if self.call("has_collection", name):
                 return
@@ -293,9 +300,13 @@ class MilvusStore:
             schema.add_field("owner", DataType.VARCHAR, max_length=128)
             for field_name, dtype, options in fields:
                 schema.add_field(field_name, dtype, **options)
-            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             index = self.call("prepare_index_params")
-            index.add_index("vector", index_type="FLAT", metric_type="IP")
+            if hnsw:  # the folder's HNSW settings; Milvus keeps full vectors where FAISS keeps 8 bits
+                graph = {"M": HNSW_NEIGHBOURS, "efConstruction": HNSW_EF_CONSTRUCTION}
+                index.add_index("vector", index_type="HNSW", metric_type="IP", params=graph)
+            else:
+                index.add_index("vector", index_type="FLAT", metric_type="IP")
             self.call(
                 "create_collection", name, schema=schema, index_params=index, consistency_level="Strong"
             )
@@ -306,13 +317,14 @@ class MilvusStore:
         if not manifest.dimension:  # an empty corpus: no vectors, so no dimension to give them
             return
         create(
-            f"chunks_{manifest.dimension}",
+            _chunk_kind(manifest),
             [
                 ("ordinal", DataType.INT64, {}),
                 ("chunk", DataType.VARCHAR, text),
                 ("stems", DataType.VARCHAR, text),
             ],
             manifest.dimension,
+            hnsw=manifest.index_type == "hnsw",
         )
         create(f"sentences_{manifest.dimension}", span, manifest.dimension)
         xl = snapshot.sentence_vectors_xl
@@ -339,7 +351,7 @@ class MilvusStore:
                     "chunk": chunk.model_dump_json(), "stems": " ".join(snapshot.lexical.terms_of(row)),
                     "vector": snapshot.chunk_vectors[row].tolist(),
                 })  # fmt: skip
-        self._upsert(f"chunks_{dim}", chunks)
+        self._upsert(_chunk_kind(snapshot.manifest), chunks)
         for kind, vectors in ((f"sentences_{dim}", snapshot.sentence_vectors),
                               ("sentences_xl", snapshot.sentence_vectors_xl)):  # fmt: skip
             if vectors is None or not len(vectors):
@@ -377,7 +389,7 @@ class MilvusStore:
     def _kinds(self) -> list[str]:
         prefix = f"{self.target.collection}_"
         kinds = [n[len(prefix) :] for n in self.call("list_collections") if n.startswith(prefix)]
-        return [k for k in kinds if re.fullmatch(r"blobs|chunks_\d+|sentences_(\d+|xl)", k)]
+        return [k for k in kinds if re.fullmatch(r"blobs|chunks_\d+(_hnsw)?|sentences_(\d+|xl)", k)]
 
     def _upsert(self, kind: str, rows: list[dict]) -> None:
         for start in range(0, len(rows), WRITE_BATCH):
@@ -426,6 +438,12 @@ class MilvusStore:
                 uri=self.target.uri, token=self.target.token or "", timeout=10, grpc_options=quiet
             )
         return self._client
+
+
+def _chunk_kind(manifest) -> str:
+    """The chunks' collection: one per dimension and index type (Milvus fixes both at creation)."""
+    hnsw = "_hnsw" if manifest.index_type == "hnsw" else ""
+    return f"chunks_{manifest.dimension}{hnsw}"
 
 
 def _keys_in_order(manifest) -> dict[str, int]:

@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from index import bm25
-from index.ann import set_search_depth
+from index.ann import build_faiss_index, set_search_depth
 from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
 from index.lock import build_lock
@@ -166,6 +166,8 @@ class FolderStore:
 
     def save(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
         clear_unfinished(self.index_dir)
+        if snapshot.dense_index is None:
+            snapshot.dense_index = build_faiss_index(snapshot.chunk_vectors, snapshot.manifest.index_type)
         write_snapshot(self.index_dir, snapshot.manifest, snapshot)
         publish(self.index_dir, snapshot.manifest.version)
 

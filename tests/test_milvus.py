@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,19 @@ def test_the_milvus_index_is_the_folder_index(milvus_seed, seed_build, embedder)
             mine, theirs = ours.search(question, k=5, mode=mode), folder.search(question, k=5, mode=mode)
             assert [h.chunk.id for h in mine] == [h.chunk.id for h in theirs], (question, mode)
             assert np.allclose([h.score for h in mine], [h.score for h in theirs], atol=1e-5)
+
+
+@pytest.mark.integration
+def test_an_hnsw_index_in_milvus_finds_what_the_exact_one_does(milvus, milvus_seed, embedder, tmp_path):
+    shutil.copytree(SEED_SOURCES, tmp_path / "sources")
+    settings = replace(_settings(tmp_path, milvus, "hnsw"), index_type="hnsw")
+    rebuild(settings, embedder)
+    graph, exact = (Retriever(open_store(s).load(), embedder) for s in (settings, milvus_seed))
+    assert graph.snapshot.manifest.index_type == "hnsw" and exact.snapshot.manifest.index_type == "flat"
+    for question in QUESTIONS:  # 47 chunks: the graph search is exhaustive
+        found = [h.chunk.id for h in graph.search(question, k=5, mode="dense")]
+        assert found == [h.chunk.id for h in exact.search(question, k=5, mode="dense")], question
+    assert _rows(settings, f"chunks_{graph.snapshot.manifest.dimension}_hnsw") == len(graph.snapshot.chunks)
 
 
 @pytest.mark.integration
