@@ -9,7 +9,7 @@ cluster: pymilvus speaks to all of them the same way). Collections, named `<coll
     _blobs               documents with their entity spans, manifests, and the row "CURRENT"
 
 Every row carries an `owner`: the key of its document at one content and one build configuration
-(`document_key`). A build upserts only the rows of keys the served manifest lacks (new or changed
+(`document_keys`). A build upserts only the rows of keys the served manifest lacks (new or changed
 documents, or all of them after a change of model or chunking), then points "CURRENT" at its
 manifest (one row: the atomic switch), then deletes the rows no manifest names any more. A build
 killed halfway leaves the served manifest whole: its rows are all still there, and readers ignore
@@ -71,6 +71,13 @@ class MilvusTarget:
     def shown_uri(self) -> str:
         """The URI without any user:password part."""
         return re.sub(r"//[^/@]*@", "//", self.uri)
+
+
+def document_keys(manifest) -> dict[str, str]:
+    """Each document's id -> its key under this manifest's configuration, in the manifest's order
+    (the order of chunk rows)."""
+    configuration = configuration_of(manifest)
+    return {doc_id: document_key(doc_id, sha, configuration) for doc_id, sha in manifest.documents.items()}
 
 
 def document_key(doc_id: str, sha256: str, configuration: str) -> str:
@@ -215,8 +222,7 @@ class MilvusStore:
 
     def _sentence_vectors(self, kind: str, snapshot, keys: dict[str, int]) -> np.ndarray:
         """Vectors in `snapshot.sentence_rows` order."""
-        key_of = {doc_id: document_key(doc_id, sha, configuration_of(snapshot.manifest))
-                  for doc_id, sha in snapshot.manifest.documents.items()}  # fmt: skip
+        key_of = document_keys(snapshot.manifest)
         vectors = {
             (r["owner"], r["start"], r["end"]): r["vector"]
             for r in self._rows(kind, ["owner", "start", "end", "vector"], list(keys))
@@ -245,8 +251,7 @@ class MilvusStore:
             return self._iterate(name, fields, "")
         rows: list[dict] = []
         for start in range(0, len(owners), OWNERS_PER_QUERY):
-            listed = ", ".join(f'"{o}"' for o in owners[start : start + OWNERS_PER_QUERY])
-            expression = f"owner in [{listed}]"
+            expression = _owned_by(owners[start : start + OWNERS_PER_QUERY])
             batch = self.call("query", name, filter=expression, output_fields=fields, limit=MAX_TOP_K)
             if len(batch) == MAX_TOP_K:  # more rows than one query returns: page through them
                 batch = self._iterate(name, fields, expression)
@@ -271,8 +276,7 @@ class MilvusStore:
 
     def save(self, snapshot, previous) -> None:
         manifest = snapshot.manifest
-        configuration = configuration_of(manifest)
-        keys = {d: document_key(d, sha, configuration) for d, sha in manifest.documents.items()}
+        keys = document_keys(manifest)
         served = set(_keys_in_order(previous.manifest)) if previous is not None else set()
         new = {doc_id for doc_id, key in keys.items() if key not in served}
         try:
@@ -381,8 +385,8 @@ class MilvusStore:
                 owners = {r["owner"] for r in self._rows(kind, ["owner"])}
                 stale = sorted(owners - kept)
                 for start in range(0, len(stale), DELETE_BATCH):
-                    listed = ", ".join(f'"{o}"' for o in stale[start : start + DELETE_BATCH])
-                    self.call("delete", self._name(kind), filter=f"owner in [{listed}]")
+                    batch = stale[start : start + DELETE_BATCH]
+                    self.call("delete", self._name(kind), filter=_owned_by(batch))
             except Exception as exc:  # the new index is served; what is left is deleted next time
                 log.warning("could not delete old rows from %s (%s)", self.location, _why(exc))
 
@@ -448,8 +452,13 @@ def _chunk_kind(manifest) -> str:
 
 def _keys_in_order(manifest) -> dict[str, int]:
     """Each document's key -> its position in the manifest (the order of chunk rows)."""
-    configuration = configuration_of(manifest)
-    return {document_key(d, sha, configuration): i for i, (d, sha) in enumerate(manifest.documents.items())}
+    return {key: position for position, key in enumerate(document_keys(manifest).values())}
+
+
+def _owned_by(owners: list[str]) -> str:
+    """A filter for the rows of `owners` (hex keys and manifest names: nothing to escape)."""
+    listed = ", ".join(f'"{owner}"' for owner in owners)
+    return f"owner in [{listed}]"
 
 
 def _blob_rows(owner: str, text: str) -> list[dict]:

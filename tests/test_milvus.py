@@ -19,7 +19,7 @@ from bot.answering import Answerer
 from evals.fake_botapi import FakeBotAPI, running_bot
 from index.build import BuildSettings, open_store, rebuild
 from index.errors import IndexStoreError
-from index.milvus_store import MilvusStore, MilvusTarget
+from index.milvus_store import MilvusStore, MilvusTarget, document_keys
 from index.retriever import LiveIndex, Retriever
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -192,7 +192,7 @@ def test_a_build_that_died_before_switching_leaves_the_served_index_whole(milvus
 
     unfinished, _ = _assemble(milvus_fresh, embedder, _documents(milvus_fresh), served, False)
     store._create_collections(unfinished)
-    store._write_documents(unfinished, _keys(unfinished), {"frigates.txt"})
+    store._write_documents(unfinished, document_keys(unfinished.manifest), {"frigates.txt"})
     assert store.current_version() == served.manifest.version
     live = Retriever(store.load(), embedder)
     assert "frigates.txt" not in live.snapshot.documents
@@ -207,13 +207,6 @@ def _documents(settings: BuildSettings):
     from index.sources import load_documents
 
     return load_documents(settings.sources_dir)[0]
-
-
-def _keys(snapshot) -> dict[str, str]:
-    from index.milvus_store import configuration_of, document_key
-
-    configuration = configuration_of(snapshot.manifest)
-    return {d: document_key(d, sha, configuration) for d, sha in snapshot.manifest.documents.items()}
 
 
 @pytest.mark.e2e
