@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_build(args: argparse.Namespace, settings: IndexSettings) -> int:
-    embedder = cached_embedder(settings.model, settings.index_dir)
+    embedder = cached_embedder(settings.model, settings.index_dir, settings.build_device)
     report = rebuild(settings.build_settings(), embedder, full=args.full, progress=True)
     if args.json:
         print(report.model_dump_json())
@@ -74,11 +74,17 @@ def run_build(args: argparse.Namespace, settings: IndexSettings) -> int:
     print(
         f"{report.documents} documents, {report.chunks} chunks ({changes}); "
         f"embedded {report.embedded_chunks} chunks and {report.embedded_sentences} sentences "
-        f"in {report.seconds:.2f} s. Index version {report.version}."
+        f"({_device_words(embedder.device)}) in {report.seconds:.2f} s. Index version {report.version}."
     )
+    if report.phases:
+        print("time per step: " + ", ".join(f"{step} {s:.1f} s" for step, s in report.phases.items()))
     for skipped in report.skipped:
         print(f"skipped {skipped['path']}: {skipped['reason']}")
     return 0
+
+
+def _device_words(device: str) -> str:
+    return {"cuda": "on the GPU", "cpu": "on the CPU"}.get(device, "nothing new to embed")
 
 
 def run_status(args: argparse.Namespace, settings: IndexSettings) -> int:

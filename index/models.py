@@ -79,3 +79,4 @@ class BuildReport(Frozen):
     full_rebuild: bool
     version: str
     seconds: float
+    phases: dict[str, float] = {}  # seconds per step ("embed", "entities", "store", ...)

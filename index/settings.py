@@ -32,6 +32,9 @@ class IndexSettings(BaseSettings):
     chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=5)
     index_type: str = "auto"
     multilingual: bool = Field(True, description="embed sentences for questions in other languages")
+    build_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where `index build` embeds: a GPU when torch sees one, else the CPU"
+    )
     store: Literal["faiss", "milvus"] = Field("faiss", description="the index folder, or Milvus")
     milvus_uri: str = Field("http://127.0.0.1:19530", description="a Milvus Lite server or a cluster")
     milvus_collection: str = Field("ragbot", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
