@@ -17,7 +17,7 @@ from index.ann import choose_index_type
 from index.bm25 import BM25
 from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
-from index.entities import ANNOTATOR, EntitySpan, find_entities
+from index.entities import ANNOTATOR, EntityJob, EntitySpan
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.lexical import analyzer_fingerprint, normalise, proper_terms
 from index.milvus_store import MilvusStore, MilvusTarget
@@ -186,14 +186,17 @@ def _assemble(
         sentence_rows = sentence_table(chunks)
         chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
     same_texts = previous is not None and previous.manifest.embedding_text == EMBEDDING_TEXT_VERSION
-    with phases.timed("embed"):
-        cache = _vector_cache(previous, embedder) if previous and same_texts else {}
-        chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
-        sentence_vectors, sentence_embedded = _vectors_for(
-            sentence_texts, cache, embedder, progress, "sentences"
-        )
-    with phases.timed("entities"):
-        entities = _entities_for(documents, previous)
+    entities, unannotated = _entities_known(documents, previous)
+    with EntityJob([doc.text for doc in unannotated]) as entity_job:  # other processes, on a large corpus
+        with phases.timed("embed"):
+            cache = _vector_cache(previous, embedder) if previous and same_texts else {}
+            chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
+            sentence_vectors, sentence_embedded = _vectors_for(
+                sentence_texts, cache, embedder, progress, "sentences"
+            )
+        with phases.timed("entities (after embedding)"):
+            entities.update(zip((doc.id for doc in unannotated), entity_job.result()))
+    entities = {doc.id: entities[doc.id] for doc in documents}
     with phases.timed("lexical"):
         lexical = _lexical_for(chunks, previous if same_texts else None)
         names = proper_terms([chunk.text for chunk in chunks])
@@ -232,15 +235,15 @@ def _assemble(
     return snapshot, (chunk_embedded, sentence_embedded)
 
 
-def _entities_for(documents: list[Document], previous: Snapshot | None) -> dict[str, list[EntitySpan]]:
-    """Entity spans of every document: the previous snapshot's where the text is unchanged."""
+def _entities_known(
+    documents: list[Document], previous: Snapshot | None
+) -> tuple[dict[str, list[EntitySpan]], list[Document]]:
+    """The previous snapshot's entity spans of the unchanged documents, and the documents to annotate."""
     reusable = previous is not None and previous.manifest.annotator == ANNOTATOR
     old = previous.entities if previous is not None and reusable else {}
     old_hashes = previous.manifest.documents if previous is not None else {}
-    entities = {d.id: old[d.id] for d in documents if d.id in old and old_hashes.get(d.id) == d.sha256}
-    new = [d for d in documents if d.id not in entities]
-    entities.update(zip((d.id for d in new), find_entities([d.text for d in new])))
-    return {d.id: entities[d.id] for d in documents}
+    known = {d.id: old[d.id] for d in documents if d.id in old and old_hashes.get(d.id) == d.sha256}
+    return known, [d for d in documents if d.id not in known]
 
 
 def _lexical_for(chunks: list[Chunk], previous: Snapshot | None) -> BM25:

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 
@@ -55,27 +55,59 @@ def _ner_pipeline():
 
 def find_entities(texts: list[str]) -> list[list[EntitySpan]]:
     """Entity spans of each text, in order, with offsets into that text."""
-    pieces = [(i, offset, piece) for i, text in enumerate(texts) for offset, piece in _pieces(text)]
-    found: list[list[EntitySpan]] = [[] for _ in texts]
-    for (i, offset, _), spans in zip(pieces, _annotate_all([piece for _, _, piece in pieces])):
-        found[i].extend((offset + start, offset + end, label) for start, end, label in spans)
-    return found
+    with EntityJob(texts) as job:
+        return job.result()
 
 
-def _annotate_all(pieces: list[str]) -> list[list[EntitySpan]]:
-    """Every piece's entities: in worker processes when there is enough text and more than one core."""
-    workers = min(MAX_WORKERS, _cores(), sum(map(len, pieces)) // (PARALLEL_FROM_CHARS // 2))
-    if workers < 2:
-        return _annotate(pieces)
-    batches = _batches(pieces)
-    try:
-        # spawn, not fork: the build may hold torch's and onnxruntime's threads, which fork breaks.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(batches)), mp_context=context) as pool:
-            return [spans for batch in pool.map(_annotate, batches) for spans in batch]
-    except (BrokenProcessPool, OSError) as exc:  # out of memory or processes: slower, not failed
+class EntityJob:
+    """Entities of `texts` being found. With enough text and more than one core, worker processes
+    start on them at once, so the caller can do other work (the build embeds) until `result()`;
+    otherwise `result()` finds them itself. Use it as a context manager: leaving it stops the workers.
+    """
+
+    def __init__(self, texts: list[str]) -> None:
+        self._texts = texts
+        self._pieces = [(i, offset, piece) for i, text in enumerate(texts) for offset, piece in _pieces(text)]
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future] = []
+        workers = min(
+            MAX_WORKERS, _cores(), sum(len(p) for _, _, p in self._pieces) // (PARALLEL_FROM_CHARS // 2)
+        )
+        if workers >= 2:
+            batches = _batches([piece for _, _, piece in self._pieces])
+            try:
+                # spawn, not fork: the build holds torch's and onnxruntime's threads, which fork breaks.
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(min(workers, len(batches)), mp_context=context)
+                self._futures = [self._pool.submit(_annotate, batch) for batch in batches]
+            except OSError as exc:
+                self._stop(exc)
+
+    def __enter__(self) -> EntityJob:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def result(self) -> list[list[EntitySpan]]:
+        spans = None
+        if self._pool is not None:
+            try:
+                spans = [found for future in self._futures for found in future.result()]
+            except (BrokenProcessPool, OSError) as exc:  # out of memory or processes: slower, not failed
+                self._stop(exc)
+        if spans is None:
+            spans = _annotate([piece for _, _, piece in self._pieces])
+        found: list[list[EntitySpan]] = [[] for _ in self._texts]
+        for (i, offset, _), piece_spans in zip(self._pieces, spans):
+            found[i].extend((offset + start, offset + end, label) for start, end, label in piece_spans)
+        return found
+
+    def _stop(self, exc: BaseException) -> None:
         log.warning("annotating in one process: worker processes failed (%s)", exc)
-        return _annotate(pieces)
+        self.__exit__()
 
 
 def _annotate(pieces: list[str]) -> list[list[EntitySpan]]:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from index import entities
 from index.bm25 import BM25
 from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
@@ -117,6 +118,22 @@ def test_chunks_quote_their_document_and_keep_stable_ids():
         for chunk in first:
             assert doc.text[chunk.start : chunk.end] == chunk.text
             assert all(chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences)
+
+
+@pytest.mark.integration
+def test_entities_found_in_worker_processes_are_the_same_and_survive_a_killed_worker(monkeypatch, caplog):
+    texts = [path.read_text(encoding="utf-8") for path in sorted(SEED_SOURCES.iterdir())] * 3
+    serial = entities.find_entities(texts)
+    assert sum(map(len, serial)) > 100
+    monkeypatch.setattr(entities, "PARALLEL_FROM_CHARS", 2)  # every text now goes to 2 workers
+    monkeypatch.setattr(entities, "BATCH_CHARS", 1)  # one text per batch: several batches each
+    with entities.EntityJob(texts) as job:
+        assert job._pool is not None, "no worker processes started"
+        assert job.result() == serial
+    with entities.EntityJob(texts) as job:  # a worker dies (as under the out-of-memory killer)
+        os.kill(next(iter(job._pool._processes)), signal.SIGKILL)  # type: ignore[union-attr]
+        assert job.result() == serial  # found again in this process, nothing lost
+    assert "worker processes failed" in caplog.text
 
 
 @pytest.mark.integration
