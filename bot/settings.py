@@ -58,6 +58,9 @@ class TelegramSettings(BaseSettings):
     token_check_seconds: float = Field(
         300.0, gt=0, description="how often the running bot re-checks its token"
     )
+    typing_after_seconds: float = Field(
+        0.5, ge=0, description='"typing..." is shown only for answers that take longer than this'
+    )
 
 
 class LlmSettings(BaseSettings):

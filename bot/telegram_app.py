@@ -78,6 +78,7 @@ class BotServices:
     feedback: FeedbackStore
     access: AccessList
     rate: RateLimiter
+    typing_after: float = 0.5  # seconds an answer may take before "typing..." is shown
     chat_locks: dict[int, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
 
@@ -195,6 +196,7 @@ def build_application(
         feedback=FeedbackStore(settings.feedback_path, settings.feedback_days),
         access=AccessList(settings.allowed_ids),
         rate=RateLimiter(settings.rate_limit_per_minute),
+        typing_after=settings.typing_after_seconds,
     )
     if watch is not None:
         application.bot_data["watch"] = (watch, answerer.live_index.embedder, WATCH_INTERVAL)
@@ -342,9 +344,13 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _send(message.reply_text, "You're asking faster than I can read — please wait a minute.")
         return
     async with shared.chat_locks[message.chat_id]:  # answers in a chat go out in the order asked
-        await _send(context.bot.send_chat_action, chat_id=message.chat_id, action=ChatAction.TYPING)
         previous = _previous_question(message, context)
-        answer = await asyncio.to_thread(shared.answerer.answer, text, previous)
+        answering = asyncio.ensure_future(asyncio.to_thread(shared.answerer.answer, text, previous))
+        # "typing..." only when the answer keeps the user waiting: for a quick one it would be a
+        # flicker, and one more request to Telegram per question for a busy bot.
+        if not (await asyncio.wait({answering}, timeout=shared.typing_after))[0]:
+            await _send(context.bot.send_chat_action, chat_id=message.chat_id, action=ChatAction.TYPING)
+        answer = await answering
         try:
             sent = await deliver(context, message, answer)
         except TimedOut:  # it may have arrived: neither resend it nor apologise for it

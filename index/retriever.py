@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.batching import Batcher
 from index.embedding import Embedder
 from index.entities import EntitySpan
 from index.errors import IndexStoreError
@@ -43,6 +44,8 @@ class Retriever:
     def __init__(self, snapshot: Snapshot, embedder: Embedder) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
+        # Questions of concurrent chats embedded in one run (see `index.batching`).
+        self._query_batcher: Batcher[str, np.ndarray] = Batcher(lambda queries: list(embedder.embed(queries)))
         assert snapshot.lexical is not None, "a loaded snapshot has its lexical index"
         self.bm25 = snapshot.lexical  # heading and text of each chunk, as embedded
         # Sentence vector rows of every chunk, flattened: chunk i owns [offsets[i], offsets[i + 1]).
@@ -213,7 +216,7 @@ class Retriever:
         return self.snapshot.manifest.version
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.embedder.embed([query])[0]
+        return self._query_batcher(query)
 
     def search(
         self,

@@ -43,7 +43,7 @@ def reply_id(message: dict) -> int | None:
 
 def test_private_question_is_answered_with_citations_and_buttons(api, answerer, tmp_path):
     update = api.message("Why did Albanese skip the summit?")
-    with running_bot(make_settings(api, tmp_path), answerer):
+    with running_bot(make_settings(api, tmp_path, typing_after_seconds=0), answerer):
         api.inject(update)
         assert api.wait_for(lambda: replies_to(api, update["message"]["message_id"]))
     reply = replies_to(api, update["message"]["message_id"])[0]
@@ -54,6 +54,14 @@ def test_private_question_is_answered_with_citations_and_buttons(api, answerer, 
     assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
     assert {"chat_id": 1001, "action": "typing"}.items() <= api.sent("sendChatAction")[0].items()
     assert [c["command"] for c in api.sent("setMyCommands")[0]["commands"]] == ["start", "help", "sources"]
+
+
+def test_quick_answers_come_without_typing_but_slow_ones_with_it(api, answerer, tmp_path):
+    quick = api.message("Why did Albanese skip the summit?")
+    with running_bot(make_settings(api, tmp_path, typing_after_seconds=60), answerer):
+        api.inject(quick)
+        assert api.wait_for(lambda: replies_to(api, quick["message"]["message_id"]))
+    assert api.sent("sendChatAction") == []  # answered well within a minute: no "typing..." flicker
 
 
 def test_commands_start_help_sources(api, answerer, tmp_path):
