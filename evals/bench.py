@@ -95,6 +95,7 @@ def bench_build(embedder, seed_dir: Path, root: Path, copies: int) -> dict:
         "raw_encode_s": raw,
         "pipeline_chunks_per_s": report.chunks / pipeline,
         "throughput_ratio": raw / pipeline,
+        "seconds_per_step": report.phases,
     }
 
 
@@ -348,6 +349,8 @@ def print_table(results: dict) -> None:
             ">= 50/s",
         ),
     ]
+    steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in b.get("seconds_per_step", {}).items())
+    lines.append(("build: seconds per step", steps, "where the build's time goes"))
     for row in results["scale"]:
         lines.append(
             (

@@ -8,6 +8,7 @@ rebuild reuses them for every unchanged document, as it reuses vectors.
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
 import multiprocessing
 import os
@@ -34,16 +35,27 @@ EntitySpan = tuple[int, int, str]  # start, end (document offsets), spaCy label 
 def load_spacy(**kwargs):
     """spaCy's English pipeline. spaCy's thinc imports torch when it can (seconds), though this
     pipeline never uses it; a process that has not imported torch (the ONNX query side) keeps it
-    that way: torch is hidden while spaCy is imported, and importable again afterwards."""
-    hide = "torch" not in sys.modules
-    if hide:
-        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` fail
+    that way: `import torch` is refused while spaCy is imported, in this thread only, so another
+    thread (a build embedding meanwhile) still imports it."""
+    blocker = None if "torch" in sys.modules else _NoTorchInThisThread()
+    if blocker is not None:
+        sys.meta_path.insert(0, blocker)
     try:
         import spacy
     finally:
-        if hide:
-            del sys.modules["torch"]
+        if blocker is not None:
+            sys.meta_path.remove(blocker)
     return spacy.load(ANNOTATOR, **kwargs)
+
+
+class _NoTorchInThisThread(importlib.abc.MetaPathFinder):
+    def __init__(self) -> None:
+        self._thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self._thread and name.partition(".")[0] == "torch":
+            raise ModuleNotFoundError("torch is not needed by spaCy's pipeline", name=name)
+        return None
 
 
 @lru_cache(maxsize=1)

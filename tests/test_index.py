@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -118,6 +119,19 @@ def test_chunks_quote_their_document_and_keep_stable_ids():
         for chunk in first:
             assert doc.text[chunk.start : chunk.end] == chunk.text
             assert all(chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences)
+
+
+@pytest.mark.unit
+def test_torch_is_refused_only_to_the_thread_loading_spacy():
+    blocker = entities._NoTorchInThisThread()
+    with pytest.raises(ModuleNotFoundError):
+        blocker.find_spec("torch.utils.dlpack")
+    assert blocker.find_spec("numpy") is None
+    elsewhere: list = []
+    thread = threading.Thread(target=lambda: elsewhere.append(blocker.find_spec("torch")))
+    thread.start()
+    thread.join()
+    assert elsewhere == [None]  # a build in another thread imports torch as usual
 
 
 @pytest.mark.integration
