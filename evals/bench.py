@@ -9,6 +9,10 @@
 5. scale: FAISS flat vs. HNSW at 10k/100k/1M vectors: search time for the retriever's 50 candidates,
    recall@10 raw and after the exact re-ranking the retriever does, build time, index memory.
 6. bot throughput: 100 chats at once through the local Bot API server.
+7. product scale (`--product-scale N`): the seed index copied until it has N chunks (vectors,
+   entities and stems copied, not computed: embedding a million chunks takes a day on 2 cores), saved
+   by the folder store as a build saves it, then the product's own path on it: a cold `bot ask` (index
+   status over every source file, load, BM25, answer) and warm answers, beside the seed index.
 """
 
 from __future__ import annotations
@@ -30,15 +34,19 @@ import numpy as np
 from bot.settings import TelegramSettings
 from bot.wiring import AppSettings, make_embedder
 from evals.metrics import percentile
-from index.ann import build_faiss_index
+from index.ann import build_faiss_index, choose_index_type
+from index.bm25 import BM25
 from index.build import BuildSettings, embedding_texts, rebuild
 from index.embedding import TorchBackend, resolve_model_path
 from index.retriever import CANDIDATES, LiveIndex
+from index.store import FolderStore, Snapshot, new_version
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def run_bench(settings: AppSettings, quick: bool, out: Path, corpus: Path | None = None) -> int:
+def run_bench(
+    settings: AppSettings, quick: bool, out: Path, corpus: Path | None = None, product_scale: int = 0
+) -> int:
     embedder = make_embedder(settings.index)
     sources_dir = settings.index.sources_dir
     results: dict[str, Any] = {}
@@ -52,6 +60,10 @@ def run_bench(settings: AppSettings, quick: bool, out: Path, corpus: Path | None
         results["cold_start"] = bench_cold(scratch / "warm" / "index", scratch / "warm" / "sources")
         if corpus is not None:
             results["cold_start_large"] = bench_cold_large(embedder, corpus, scratch / "warm")
+        if product_scale:
+            results["product_scale"] = bench_product_scale(
+                embedder, scratch / "warm", scratch / "product", product_scale
+            )
         results["scale"] = bench_scale([10_000] if quick else [10_000, 100_000, 1_000_000])
         results["bot"] = bench_bot(embedder, scratch / "warm", chats=10 if quick else 100)
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
@@ -213,6 +225,87 @@ def bench_cold_large(embedder, large: Path, seed: Path) -> dict:
     return result
 
 
+def bench_product_scale(embedder, seed: Path, root: Path, chunks: int) -> dict:
+    """Cold and warm answers on an index of `chunks` chunks (see 7. above), beside the seed index."""
+    from bot.answering import Answerer
+
+    started = time.perf_counter()
+    copies = copied_index(FolderStore(seed / "index").load(), seed / "sources", root, chunks)
+    made_s = time.perf_counter() - started
+    result: dict[str, Any] = {"chunks": copies, "made_s": made_s}
+    ask = [sys.executable, "-m", "bot", "ask", "Why did Albanese skip the summit?"]
+    for name, folder in (("large", root), ("seed", seed)):
+        manifest = FolderStore(folder / "index").manifest()
+        multilingual = "true" if manifest and manifest.multilingual else "false"  # as it was built
+        env = {**_env(folder / "index", folder / "sources"), "RAGBOT_MULTILINGUAL": multilingual}
+        result[f"{name}_ask_s"], result[f"{name}_ask_peak_mb"] = min(
+            _timed_process(ask, env) for _ in range(2)
+        )
+    started = time.perf_counter()
+    live = LiveIndex(root / "index", embedder)
+    live.retriever()
+    result["large_load_s"] = time.perf_counter() - started
+    answerer = Answerer(live)
+    questions = [json.loads(line)["question"] for line in (PROJECT / "evals" / "questions.jsonl").open()]
+    answerer.answer(questions[0])
+    latencies = []
+    for question in questions[:20]:
+        started = time.perf_counter()
+        answerer.answer(question)
+        latencies.append((time.perf_counter() - started) * 1000)
+    result["large_answer_p50_ms"] = percentile(latencies, 50)
+    result["large_answer_p95_ms"] = percentile(latencies, 95)
+    result["ask_ratio"] = result["large_ask_s"] / result["seed_ask_s"]
+    return result
+
+
+def copied_index(seed: Snapshot, seed_sources: Path, root: Path, chunks: int) -> int:
+    """Copies of the seed documents (files and index rows) until the index holds `chunks` chunks,
+    written by the folder store; returns the number of chunks. Each copy's source files are the
+    seed's bytes under another name, so `bot ask` finds the index up to date."""
+    copies = max(1, -(-chunks // len(seed.chunks)))
+    documents, all_chunks, entities, sentence_rows = {}, [], {}, {}
+    sources = root / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    for copy in range(copies):
+        for doc in seed.documents.values():
+            doc_id = f"copy{copy:06d}-{doc.id}"
+            for path in seed_sources.glob(f"{doc.id}*"):  # the text and its metadata file
+                shutil.copyfile(path, sources / path.name.replace(doc.id, doc_id, 1))
+            documents[doc_id] = doc.model_copy(update={"id": doc_id})
+            entities[doc_id] = seed.entities.get(doc.id, [])
+        for chunk in seed.chunks:
+            doc_id = f"copy{copy:06d}-{chunk.doc_id}"
+            all_chunks.append(chunk.model_copy(update={"id": f"copy{copy:06d}-{chunk.id}", "doc_id": doc_id}))
+    for (doc_id, start, end), row in seed.sentence_rows.items():
+        for copy in range(copies):
+            sentence_rows[(f"copy{copy:06d}-{doc_id}", start, end)] = copy * len(seed.sentence_rows) + row
+    terms = [seed.lexical.terms_of(row) for row in range(len(seed.chunks))] if seed.lexical else []
+    manifest = seed.manifest.model_copy(
+        update={
+            "version": new_version(),
+            "documents": {d.id: d.sha256 for d in documents.values()},
+            "multilingual": "",
+            "index_type": choose_index_type("auto", len(all_chunks)),
+        }
+    )
+    snapshot = Snapshot(
+        manifest,
+        documents,
+        all_chunks,  # copy after copy, as the tiled vectors
+        np.tile(seed.chunk_vectors, (copies, 1)),
+        np.tile(seed.sentence_vectors, (copies, 1)),
+        None,
+        entities,
+        sentence_rows,
+        None,
+        BM25.of_terms(terms * copies),
+        seed.proper_terms,
+    )
+    FolderStore(root / "index").save(snapshot, None)
+    return len(all_chunks)
+
+
 def clustered_vectors(count: int, dimension: int = 384, seed: int = 0) -> np.ndarray:
     """Normalised vectors around 1,000 fixed centres (closer to real embeddings than uniform noise);
     `seed` varies the points, not the centres, so queries fall where the data is."""
@@ -351,6 +444,17 @@ def print_table(results: dict) -> None:
     ]
     steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in b.get("seconds_per_step", {}).items())
     lines.append(("build: seconds per step", steps, "where the build's time goes"))
+    if "product_scale" in results:
+        p = results["product_scale"]
+        lines.append(
+            (
+                f"product scale, {p['chunks']:,} chunks: cold ask s (peak MB) vs seed's; load s; "
+                "warm p50/p95 ms",
+                f"{p['large_ask_s']:.1f} ({p['large_ask_peak_mb']:.0f}) vs {p['seed_ask_s']:.1f}; "
+                f"{p['large_load_s']:.1f}; {p['large_answer_p50_ms']:.0f}/{p['large_answer_p95_ms']:.0f}",
+                "1M: cold <= 5 s, warm p50 <= 100 ms",
+            )
+        )
     for row in results["scale"]:
         lines.append(
             (

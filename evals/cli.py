@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--corpus", type=Path, help="a folder with a large real-text corpus in sources/ and its index/"
     )
+    bench.add_argument(
+        "--product-scale",
+        type=int,
+        default=0,
+        metavar="CHUNKS",
+        help="also cold and warm answers on the seed index copied to this many chunks (say 1000000)",
+    )
     bench.set_defaults(run=run_bench)
     lexical = commands.add_parser(
         "milvus-lexical", help="Milvus's own BM25 beside ours on RealTime QA dev (needs RAGBOT_MILVUS_URI)"
@@ -207,7 +214,7 @@ def run_peers(args: argparse.Namespace, settings: AppSettings) -> int:
 def run_bench(args: argparse.Namespace, settings: AppSettings) -> int:
     from evals.bench import run_bench as bench
 
-    return bench(settings, quick=args.quick, out=args.out, corpus=args.corpus)
+    return bench(settings, args.quick, args.out, args.corpus, args.product_scale)
 
 
 def run_fit_crosslingual(args: argparse.Namespace, settings: AppSettings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -173,3 +174,23 @@ def test_dated_eval_passes_its_gate_over_seeds_and_invented_dated_sources(tmp_pa
     by_id = {case["id"]: case for case in report["cases"]}
     assert by_id["mayor-winner"]["answer"].startswith("The sources disagree:")
     assert "Wednesday = 12 March 2025" in by_id["bridge-vote-day"]["answer"]
+
+
+@pytest.mark.integration
+def test_the_product_scale_corpus_is_an_up_to_date_index_that_answers(tmp_path, seed_build, embedder):
+    from bot.answering import Answerer
+    from evals.bench import copied_index
+    from index.retriever import LiveIndex
+    from index.status import index_status
+    from index.store import FolderStore
+
+    seed = FolderStore(seed_build.index_dir).load()
+    chunks = copied_index(seed, seed_build.sources_dir, tmp_path, len(seed.chunks) * 3 - 5)
+    assert chunks == len(seed.chunks) * 3  # whole copies
+    copy = FolderStore(tmp_path / "index").load()
+    assert len(copy.documents) == 3 * len(seed.documents) and len(copy.chunks) == chunks
+    settings = seed_build.relocated(tmp_path / "sources", tmp_path / "index", "copy")
+    status = index_status(dataclasses.replace(settings, multilingual=False))
+    assert not status.stale, "bot ask would rebuild the copied index instead of answering from it"
+    answer = Answerer(LiveIndex(tmp_path / "index", embedder)).answer("Why did Albanese skip the summit?")
+    assert not answer.abstained and answer.citations[0].source.startswith("copy")
