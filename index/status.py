@@ -7,6 +7,8 @@ from pydantic import BaseModel
 from index.build import CURRENT_TEXTS, BuildSettings, open_store, texts_of, wanted_multilingual
 from index.sources import source_hashes
 
+HASH_CACHE_FILE = "source-hashes.json"  # beside the index: see `index.sources.HashCache`
+
 
 class IndexStatus(BaseModel):
     """The served snapshot and how the sources differ from it."""
@@ -31,7 +33,7 @@ class IndexStatus(BaseModel):
 
 def index_status(settings: BuildSettings) -> IndexStatus:
     """Compare the manifest of the served snapshot with the files in the sources directory."""
-    now = source_hashes(settings.sources_dir)
+    now = source_hashes(settings.sources_dir, cache=settings.index_dir / HASH_CACHE_FILE)
     manifest = open_store(settings).manifest()
     if manifest is None:
         return IndexStatus(version=None, added=sorted(now))

@@ -23,7 +23,7 @@ from index.lexical import normalise, proper_terms, stem
 from index.models import Document
 from index.places import CITIES_FILE, cities_of, city_table
 from index.retriever import LiveIndex
-from index.sources import load_documents
+from index.sources import load_documents, source_hashes
 from index.store import current_version, load_snapshot
 from tests.conftest import PROJECT, SEED_SOURCES
 
@@ -694,3 +694,33 @@ def test_a_build_clears_what_a_killed_build_left_half_written(fresh_build: Build
 @pytest.mark.parametrize("form, lemma", [("sent", "send"), ("went", "go"), ("bought", "buy"), ("men", "man")])
 def test_an_irregular_form_meets_its_lemma(form, lemma):
     assert normalise(f"They {form} it") == normalise(f"They {lemma} it")
+
+
+@pytest.mark.unit
+def test_source_hashes_are_reread_only_for_files_that_changed(tmp_path):
+    sources, cache = tmp_path / "sources", tmp_path / "index" / "source-hashes.json"
+    sources.mkdir()
+    (tmp_path / "index").mkdir()
+    note = sources / "note.txt"
+    note.write_text("The summit was held in The Hague.\n", encoding="utf-8")
+    old = time.time_ns() - 60 * 10**9  # written a minute ago: not a "racy" file
+    os.utime(note, ns=(old, old))
+    first = source_hashes(sources, cache)
+    assert cache.exists() and first == source_hashes(sources)  # the same hashes as without a cache
+
+    # Same size, same modification time: the cache is trusted (the file is not read again).
+    note.write_text("The summit was held in The Haguf.\n", encoding="utf-8")
+    os.utime(note, ns=(old, old))
+    assert source_hashes(sources, cache) == first
+    # A new modification time: read again.
+    os.utime(note, ns=(old + 10**9, old + 10**9))
+    assert source_hashes(sources, cache) != first
+    # A file changed just now (within the racy window of the cache's writing) is always read.
+    (sources / "fresh.txt").write_text("One.\n", encoding="utf-8")
+    source_hashes(sources, cache)
+    (sources / "fresh.txt").write_text("Two.\n", encoding="utf-8")
+    assert source_hashes(sources, cache)["fresh.txt"] == source_hashes(sources)["fresh.txt"]
+    # A damaged cache is ignored and replaced.
+    cache.write_text("{not json", encoding="utf-8")
+    assert source_hashes(sources, cache) == source_hashes(sources)
+    assert "entries" in cache.read_text(encoding="utf-8")
