@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -190,7 +191,8 @@ class HashCache:
             staging.write_text(json.dumps(data), encoding="utf-8")
             os.replace(staging, self.path)
         except OSError as exc:
-            staging.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # on a read-only or full disk, removing may fail too
+                staging.unlink(missing_ok=True)
             log.debug("source hash cache not written: %s", exc)
 
 
