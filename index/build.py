@@ -301,9 +301,9 @@ def _vectors_for(texts, cache, embedder, progress, label) -> tuple[np.ndarray, i
     missing = sorted(
         (row for key, row in first_row.items() if key not in cache), key=lambda r: -len(texts[r])
     )
-    step = PASSES_PER_CALL * embedder.batch_size if missing else 0
+    step = PASSES_PER_CALL * embedder.batch_size if missing else 1  # no embedder when nothing is missing
     bar = _progress_bar(len(missing), step, label) if progress else None
-    for start in range(0, len(missing), step or 1):
+    for start in range(0, len(missing), step):
         batch = missing[start : start + step]
         for i, vector in zip(batch, embedder.embed([texts[i] for i in batch])):
             cache[keys[i]] = vector

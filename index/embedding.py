@@ -92,9 +92,10 @@ class SentenceTransformerEmbedder:
             if self._backend is None:
                 if self.device == "auto":
                     self.device = "cuda" if gpu_available() else "cpu"
-                exported = self.onnx_dir is not None and all((self.onnx_dir / f).exists() for f in ONNX_FILES)
-                if self.onnx_dir is not None and exported and self.device == "cpu":
-                    self._backend = OnnxBackend(self.onnx_dir)
+                onnx_dir = self.onnx_dir
+                exported = onnx_dir is not None and all((onnx_dir / f).exists() for f in ONNX_FILES)
+                if onnx_dir is not None and exported and self.device == "cpu":
+                    self._backend = OnnxBackend(onnx_dir)
                 else:
                     self._backend = self._torch_backend(exported)
             return self._backend

@@ -82,9 +82,7 @@ class EntityJob:
         self._pieces = [(i, offset, piece) for i, text in enumerate(texts) for offset, piece in _pieces(text)]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
-        workers = min(
-            MAX_WORKERS, _cores(), sum(len(p) for _, _, p in self._pieces) // (PARALLEL_FROM_CHARS // 2)
-        )
+        workers = _workers(sum(len(piece) for _, _, piece in self._pieces))
         if workers >= 2:
             batches = _batches([piece for _, _, piece in self._pieces])
             try:
@@ -138,6 +136,12 @@ def _batches(pieces: list[str]) -> list[list[str]]:
         batches[-1].append(piece)
         size += len(piece)
     return batches
+
+
+def _workers(chars: int) -> int:
+    """Worker processes for this much text: none below `PARALLEL_FROM_CHARS`, then one per
+    `PARALLEL_FROM_CHARS / 2` characters, up to one per core and `MAX_WORKERS`."""
+    return min(MAX_WORKERS, _cores(), chars // (PARALLEL_FROM_CHARS // 2))
 
 
 def _cores() -> int:
