@@ -48,25 +48,16 @@ class Retriever:
         self._query_batcher: Batcher[str, np.ndarray] = Batcher(lambda queries: list(embedder.embed(queries)))
         assert snapshot.lexical is not None, "a loaded snapshot has its lexical index"
         self.bm25 = snapshot.lexical  # heading and text of each chunk, as embedded
+        assert snapshot.layout is not None, "a snapshot computes its layout"
+        self.layout = snapshot.layout
         # Sentence vector rows of every chunk, flattened: chunk i owns [offsets[i], offsets[i + 1]).
-        rows = snapshot.sentence_rows
-        self._sentence_rows_flat = np.array(
-            [rows[(c.doc_id, s.start, s.end)] for c in snapshot.chunks for s in c.sentences], dtype=np.int64
-        )
-        self._sentence_offsets = np.concatenate(
-            [[0], np.cumsum([len(c.sentences) for c in snapshot.chunks])]
-        ).astype(np.int64)
-        # Each chunk's publication day (date ordinal; 0 when undated), for questions asked "as of" a date.
-        published = {d.id: d.published for d in snapshot.documents.values()}
-        self._chunk_days = np.array(
-            [(published.get(c.doc_id) or date.min).toordinal() for c in snapshot.chunks], dtype=np.int64
-        )
+        self._sentence_rows_flat = self.layout.chunk_sentences
+        self._sentence_offsets = self.layout.chunk_sentence_offsets
+        # Each chunk's publication day (date ordinal; date.min's when undated), for questions asked
+        # "as of" a date.
+        self._chunk_days = np.asarray(self.layout.document_days)[self.layout.chunk_document]
         self._entity_starts: dict[str, list[int]] = {}
         self._hubness: np.ndarray | None = None
-        self._document_sentences: dict[str, list[tuple[int, int]]] = {}
-        self._chunks_by_document: dict[str, list[Chunk]] = {}
-        for chunk in snapshot.chunks:
-            self._chunks_by_document.setdefault(chunk.doc_id, []).append(chunk)
         self._section_terms: dict[tuple[str, str], set[str]] = {}
 
     # The corpus's vocabulary, for the answer judge: which words the sources use and how rare.
@@ -92,11 +83,14 @@ class Retriever:
         key = (doc_id, heading)
         if key not in self._section_terms:  # on demand: the judge asks for a few sections per question
             terms = set(normalise(heading))
-            for chunk in self._chunks_by_document.get(doc_id, []):
+            for chunk in self._chunks_of(doc_id):
                 if chunk.heading == heading:
                     terms.update(normalise(chunk.text))
             self._section_terms[key] = terms
         return self._section_terms[key]
+
+    def _chunks_of(self, doc_id: str) -> list[Chunk]:
+        return [self.snapshot.chunks[row] for row in self.layout.chunks_of(doc_id)]
 
     def documents(self) -> list[Document]:
         return list(self.snapshot.documents.values())
@@ -159,7 +153,7 @@ class Retriever:
         """`chunk` grown by its neighbours in the document, one on each side in turn, while they are
         of its section (same heading, nothing but whitespace between) and the whole stays within
         `chars` characters."""
-        siblings = self._chunks_by_document.get(chunk.doc_id, [])
+        siblings = self._chunks_of(chunk.doc_id)
         at = next((i for i, c in enumerate(siblings) if c.id == chunk.id), None)
         if at is None:
             return chunk
@@ -195,12 +189,9 @@ class Retriever:
 
     def sentences_after(self, doc_id: str, position: int) -> list[tuple[int, int]]:
         """(start, end) of the document's indexed sentences that start at or after `position`."""
-        spans = self._document_sentences.get(doc_id)
-        if spans is None:
-            chunks = self._chunks_by_document.get(doc_id, [])
-            spans = sorted({(s.start, s.end) for c in chunks for s in c.sentences})
-            self._document_sentences[doc_id] = spans
-        return spans[bisect_left(spans, (position, -1)) :]
+        spans = self.layout.sentence_spans[self.layout.sentences_of(doc_id)]
+        first = int(np.searchsorted(spans[:, 1], position, side="left"))
+        return [(int(start), int(end)) for start, end in spans[first:, 1:]]
 
     def entities_in(self, doc_id: str, start: int, end: int) -> list[EntitySpan]:
         """The named entities (start, end, spaCy label) inside [start, end) of a document."""

@@ -4,17 +4,23 @@
     <index_dir>/versions/<version>/     one complete snapshot:
         manifest.json                   model, dimension, chunking, documents and their hashes,
                                         format version and a checksum of every other file
-        documents.jsonl, chunks.jsonl   the document texts (quotes come from here) and chunks
+        documents.jsonl, chunks.jsonl   the document texts (quotes come from here) and chunks, with
+        *_offsets.npy                   the byte offset of each line: rows are parsed when read
+        layout_*.npy                    how chunks, sentences and documents relate (`index.tables`)
         chunk_vectors.npy               chunk embeddings, row = chunk row
         sentence_vectors.npy            sentence embeddings, row = `Snapshot.sentence_rows`
         sentence_vectors_xl.npy         the same sentences by the multilingual encoder (when on)
         entities.jsonl                  named-entity spans of each document (see `index.entities`)
+        verified.json                   which files' checksums were verified, by size and time (a cache)
         index.faiss                     FAISS index over the chunk vectors (ids = chunk rows)
         bm25_*, chunk_term*.npy         the lexical index, memory-mapped (see `index.bm25`)
         proper_terms.json               stems the sources write as names (see `index.lexical`)
 
 A build writes a new snapshot beside the old ones and then swaps CURRENT with an atomic rename,
-so a build killed halfway leaves the previous snapshot serving.
+so a build killed halfway leaves the previous snapshot serving. A load checks every file's size
+against the manifest and its checksum unless `verified.json` says the same file (size, modification
+time, inode) was verified before, as git trusts its index: hashing a 1M-chunk snapshot's 7 GB took
+longer than everything else its load does.
 
 `SnapshotStore` is what the build and the served index need of any store: this folder
 (`FolderStore`, the default) or a Milvus collection set (`index.milvus_store.MilvusStore`).
@@ -22,12 +28,15 @@ so a build killed halfway leaves the previous snapshot serving.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,19 +51,36 @@ from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
 from index.lock import build_lock
 from index.models import Chunk, Document
+from index.tables import (
+    LAYOUT_FILES,
+    JsonRows,
+    KeyedRows,
+    Layout,
+    SentenceRows,
+    entities_line,
+    parse_chunk,
+    parse_document,
+    parse_entities,
+    write_lines,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 KEEP_SNAPSHOTS = 3
 PROPER_TERMS_FILE = "proper_terms.json"
+VERIFIED_FILE = "verified.json"
+# A file modified this soon before its verification is hashed again at the next load: a same-size
+# change in that moment could keep the modification time (as git's "racily clean" entries).
+RACY_NS = 2_000_000_000
+LINE_FILES = {"documents": "documents.jsonl", "chunks": "chunks.jsonl", "entities": "entities.jsonl"}
 DATA_FILES = (
-    "documents.jsonl",
-    "chunks.jsonl",
+    *LINE_FILES.values(),
+    *(f"{kind}_offsets.npy" for kind in LINE_FILES),
+    *LAYOUT_FILES,
     "chunk_vectors.npy",
     "sentence_vectors.npy",
     "index.faiss",
-    "entities.jsonl",
     PROPER_TERMS_FILE,
     *bm25.FILE_NAMES,
 )
@@ -81,6 +107,7 @@ class Manifest(BaseModel):
     )
     documents: dict[str, str]  # document id -> sha256
     files: dict[str, str]  # file name -> sha256
+    sizes: dict[str, int] = Field(default_factory=dict)  # file name -> bytes
 
 
 @dataclass
@@ -88,22 +115,25 @@ class Snapshot:
     """One loaded, verified snapshot; immutable once loaded, shared by concurrent readers."""
 
     manifest: Manifest
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     # Nearest chunks by vector: a faiss.Index here, or any object with its `search(queries, k) ->
     # (similarities, rows)` and `ntotal` (the Milvus store's, `index.milvus_store.MilvusDense`).
     dense_index: Any
-    entities: dict[str, list[EntitySpan]] = field(default_factory=dict)  # doc id -> its entities
-    sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    entities: Mapping[str, list[EntitySpan]] = field(default_factory=dict)  # doc id -> its entities
+    sentence_rows: Mapping[tuple[str, int, int], int] = field(default_factory=dict)
     sentence_vectors_xl: np.ndarray | None = None  # rows as `sentence_rows`; None when off
     lexical: bm25.BM25 | None = None  # over the chunks' headings and texts, row = chunk row
     proper_terms: frozenset[str] = frozenset()
+    layout: Layout | None = None  # computed from the rows when not given
 
     def __post_init__(self) -> None:
         if not self.sentence_rows:
             self.sentence_rows = sentence_table(self.chunks)
+        if self.layout is None:
+            self.layout = Layout.of(self.documents, self.chunks, self.sentence_rows)
 
 
 class SnapshotStore(Protocol):
@@ -172,7 +202,7 @@ class FolderStore:
         publish(self.index_dir, snapshot.manifest.version)
 
 
-def sentence_table(chunks: list[Chunk]) -> dict[tuple[str, int, int], int]:
+def sentence_table(chunks: Sequence[Chunk]) -> dict[tuple[str, int, int], int]:
     """Unique sentences of all chunks, in order: (doc id, start, end) -> row."""
     rows: dict[tuple[str, int, int], int] = {}
     for chunk in chunks:
@@ -231,13 +261,19 @@ def clear_unfinished(index_dir: Path) -> None:
 
 
 def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
-    _write_jsonl(staging / "documents.jsonl", snapshot.documents.values())
-    _write_jsonl(staging / "chunks.jsonl", snapshot.chunks)
+    assert snapshot.layout is not None, "a snapshot computes its layout"
+    doc_ids = snapshot.layout.doc_ids
+    manifest.documents = {doc_id: manifest.documents[doc_id] for doc_id in doc_ids}  # in row order
+    lines = {
+        "documents": (snapshot.documents[d].model_dump_json() for d in doc_ids),
+        "chunks": (chunk.model_dump_json() for chunk in snapshot.chunks),
+        "entities": (entities_line(d, snapshot.entities.get(d, [])) for d in doc_ids),
+    }
+    for kind, name in LINE_FILES.items():
+        np.save(staging / f"{kind}_offsets.npy", write_lines(staging / name, lines[kind]))
+    snapshot.layout.save(staging)
     np.save(staging / "chunk_vectors.npy", snapshot.chunk_vectors)
     np.save(staging / "sentence_vectors.npy", snapshot.sentence_vectors)
-    with open(staging / "entities.jsonl", "w", encoding="utf-8") as handle:
-        for doc_id, spans in snapshot.entities.items():
-            handle.write(json.dumps({"doc": doc_id, "spans": spans}) + "\n")
     import faiss
 
     faiss.write_index(snapshot.dense_index, str(staging / "index.faiss"))
@@ -247,6 +283,7 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     snapshot.lexical.save(staging)
     (staging / PROPER_TERMS_FILE).write_text(json.dumps(sorted(snapshot.proper_terms)), encoding="utf-8")
     manifest.files = {name: _sha256(staging / name) for name in _data_files(manifest)}
+    manifest.sizes = {name: (staging / name).stat().st_size for name in _data_files(manifest)}
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     _fsync_tree(staging)
 
@@ -278,15 +315,55 @@ def load_snapshot(index_dir: Path) -> Snapshot:
         raise IndexNotBuilt(f"No index in {index_dir} yet: run `python -m index build` to build it.")
     folder = index_dir / "versions" / version
     manifest = _read_manifest(folder)
-    for name in _data_files(manifest):
-        if not (folder / name).exists() or _sha256(folder / name) != manifest.files.get(name):
-            raise IndexCorrupt(f"The index file {folder / name} is missing or damaged; {REBUILD_HINT}.")
+    verify(folder, manifest)
     try:
         return _read_snapshot(folder, manifest)
     except (ValueError, OSError, RuntimeError, ValidationError) as exc:
         raise IndexCorrupt(
             f"The index in {folder} cannot be read ({exc.__class__.__name__}); {REBUILD_HINT}."
         ) from exc
+
+
+def verify(folder: Path, manifest: Manifest) -> None:
+    """Check each file's size, and its checksum unless it was verified before unchanged.
+
+    Raises:
+        IndexCorrupt: a file is missing, or its size or checksum is not the manifest's.
+    """
+    verified = _read_verified(folder)
+    now_verified = {}
+    for name in _data_files(manifest):
+        try:
+            stat = (folder / name).stat()
+        except OSError:
+            stat = None
+        if stat is None or stat.st_size != manifest.sizes.get(name):
+            raise IndexCorrupt(f"The index file {folder / name} is missing or damaged; {REBUILD_HINT}.")
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        if verified.get(name) != stamp and _sha256(folder / name) != manifest.files.get(name):
+            raise IndexCorrupt(f"The index file {folder / name} is damaged; {REBUILD_HINT}.")
+        if stat.st_mtime_ns < time.time_ns() - RACY_NS:
+            now_verified[name] = stamp
+    if now_verified != verified:
+        _write_verified(folder, now_verified)
+
+
+def _read_verified(folder: Path) -> dict[str, list[int]]:
+    try:
+        return dict(json.loads((folder / VERIFIED_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}  # none yet, or damaged: verify everything
+
+
+def _write_verified(folder: Path, verified: dict[str, list[int]]) -> None:
+    staging = folder / f"{VERIFIED_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:  # best effort: a read-only index folder only costs the next load its hashing
+        staging.write_text(json.dumps(verified), encoding="utf-8")
+        os.replace(staging, folder / VERIFIED_FILE)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # on a read-only or full disk, removing may fail too
+            staging.unlink(missing_ok=True)
+        log.debug("%s not written: %s", VERIFIED_FILE, exc)
 
 
 def _data_files(manifest: Manifest) -> tuple[str, ...]:
@@ -304,43 +381,46 @@ def _read_manifest(folder: Path) -> Manifest:
 
 
 def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
+    """The snapshot with everything large memory-mapped, its rows parsed when read (`index.tables`)."""
     import faiss
 
-    documents = {d.id: d for d in _read_jsonl(folder / "documents.jsonl", Document)}
-    chunks = _read_jsonl(folder / "chunks.jsonl", Chunk)
+    doc_ids = list(manifest.documents)
+    layout = Layout.load(folder, doc_ids)
+    parsers = {"documents": parse_document, "chunks": parse_chunk, "entities": parse_entities}
+    rows = {kind: _rows(folder, kind, parse) for kind, parse in parsers.items()}
     # Memory-mapped: a large corpus keeps its exact vectors on disk, read only for re-ranking.
     chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
     sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
-    faiss_index = faiss.read_index(str(folder / "index.faiss"))
+    faiss_index = faiss.read_index(str(folder / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
     set_search_depth(faiss_index)
-    entities = {}
-    with open(folder / "entities.jsonl", encoding="utf-8") as handle:
-        for line in filter(str.strip, handle):
-            row = json.loads(line)
-            entities[row["doc"]] = [(int(s), int(e), str(label)) for s, e, label in row["spans"]]
-    snapshot = Snapshot(manifest, documents, chunks, chunk_vectors, sentence_vectors, faiss_index, entities)
+    snapshot = Snapshot(
+        manifest,
+        KeyedRows(doc_ids, rows["documents"]),
+        rows["chunks"],
+        chunk_vectors,
+        sentence_vectors,
+        faiss_index,
+        KeyedRows(doc_ids, rows["entities"]),
+        SentenceRows(layout),
+        layout=layout,
+    )
     snapshot.lexical = bm25.BM25.load(folder)
     snapshot.proper_terms = frozenset(json.loads((folder / PROPER_TERMS_FILE).read_text(encoding="utf-8")))
     if manifest.multilingual:
         snapshot.sentence_vectors_xl = np.load(folder / MULTILINGUAL_FILE, allow_pickle=False, mmap_mode="r")
         if len(snapshot.sentence_vectors_xl) != len(sentence_vectors):
             raise ValueError("multilingual sentence rows differ")
-    if {faiss_index.ntotal, len(chunk_vectors), snapshot.lexical.size} != {len(chunks)}:
+    counts = {faiss_index.ntotal, len(chunk_vectors), snapshot.lexical.size, len(layout.chunk_document)}
+    if counts != {len(snapshot.chunks)}:
         raise ValueError("row counts differ")
     if len(sentence_vectors) != len(snapshot.sentence_rows):
         raise ValueError("sentence rows differ")
     return snapshot
 
 
-def _write_jsonl(path: Path, items) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for item in items:
-            handle.write(item.model_dump_json() + "\n")
-
-
-def _read_jsonl(path: Path, model: type[BaseModel]) -> list:
-    with open(path, encoding="utf-8") as handle:
-        return [model.model_validate_json(line) for line in handle if line.strip()]
+def _rows(folder: Path, kind: str, parse) -> JsonRows:
+    offsets = np.load(folder / f"{kind}_offsets.npy", allow_pickle=False, mmap_mode="r")
+    return JsonRows(folder / LINE_FILES[kind], offsets, parse)
 
 
 def _sha256(path: Path) -> str:

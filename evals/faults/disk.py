@@ -37,7 +37,7 @@ def disk_faults(work: Workspace) -> Part:
     if refused:
         part.skipped = f"no private mount namespace here ({refused})"
         return timed(part, started)
-    kb = sum(p.stat().st_size for p in work.index.rglob("*") if p.is_file()) // 1024 + HEADROOM_KB
+    kb = sum(_pages_kb(p.stat().st_size) for p in work.index.rglob("*") if p.is_file()) + HEADROOM_KB
     for name, setup in (("full disk", FULL_DISK), ("read-only folder", READ_ONLY)):
         (work.sources / f"{name.replace(' ', '-')}.txt").write_text(
             f"A note written while the index folder had a {name}.\n\nThe frigates were delayed again.\n",
@@ -48,6 +48,11 @@ def disk_faults(work: Workspace) -> Part:
         quoted = {"mount": shlex.quote(str(mount)), "index": shlex.quote(str(work.index))}
         _ask_through(work, part, name, setup.format(kb=kb, **quoted))
     return timed(part, started)
+
+
+def _pages_kb(size: int) -> int:
+    """What a file takes on a tmpfs: whole 4 KiB pages."""
+    return -(-size // 4096) * 4
 
 
 def _namespace_refused() -> str | None:
