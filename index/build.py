@@ -6,7 +6,7 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -83,7 +83,9 @@ def sentence_embedding_text(doc: Document, chunk: Chunk, start: int, end: int) -
     return f"{chunk.heading}: {sentence}" if chunk.heading else sentence
 
 
-def embedding_texts(documents: dict[str, Document], chunks: list[Chunk]) -> tuple[list[str], list[str]]:
+def embedding_texts(
+    documents: Mapping[str, Document], chunks: Sequence[Chunk]
+) -> tuple[list[str], list[str]]:
     """The texts embedded for the chunks, and for their unique sentences in `sentence_table` order."""
     owner: dict[tuple[str, int, int], Chunk] = {}
     for chunk in chunks:

@@ -11,6 +11,7 @@ import os
 import re
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,46 +35,64 @@ class Skipped:
     reason: str
 
 
-def discover(sources_dir: Path) -> tuple[list[Path], list[Skipped]]:
-    """The source files under `sources_dir` in a stable order (hidden files left out), and the
-    files refused: links (a link can point anywhere on the host, and whatever is indexed is quoted
-    to every user) and names that are not valid UTF-8."""
+def discover(sources_dir: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """The source files under `sources_dir` as (document id, path), in a stable order (hidden files
+    left out), and the files refused: links (a link can point anywhere on the host, and whatever is
+    indexed is quoted to every user) and names that are not valid UTF-8. One `scandir` per folder:
+    a newsroom's archive of 40,000 files is listed in a fraction of a second."""
     if not sources_dir.is_dir():
         return [], []
     found, refused = [], []
-    for path in sources_dir.rglob("*"):
-        relative = path.relative_to(sources_dir)
-        hidden = any(part.startswith(".") for part in relative.parts)
-        if hidden or (path.suffix.lower() not in SUPPORTED_SUFFIXES and not path.is_symlink()):
+    for parts, entry in _entries(str(sources_dir), ()):
+        linked = entry.is_symlink()
+        if os.path.splitext(entry.name)[1].lower() not in SUPPORTED_SUFFIXES and not linked:
             continue  # a linked folder is reported (it is not followed); other files are not sources
-        reason = _refusal(sources_dir, relative)
+        reason = _refusal("/".join(parts), linked)
         if reason:
-            refused.append(Skipped(ascii(relative.as_posix())[1:-1], reason))
-        elif path.is_file():
-            found.append(path)
-    return sorted(found), sorted(refused, key=lambda s: s.path)
+            refused.append(Skipped(ascii("/".join(parts))[1:-1], reason))
+        elif entry.is_file():
+            found.append(parts)
+    found.sort()  # by path parts, folder by folder
+    sources = [("/".join(parts), sources_dir.joinpath(*parts)) for parts in found]
+    return sources, sorted(refused, key=lambda s: s.path)
 
 
-def _refusal(sources_dir: Path, relative: Path) -> str | None:
-    """Why a file found under the sources folder must not be read, or None."""
+def _entries(folder: str, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], os.DirEntry]]:
+    """Every entry under `folder` that is not hidden, with its path parts; folders are entered
+    unless they are links."""
     try:
-        relative.as_posix().encode("utf-8")
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except PermissionError:
+        return  # a folder nobody may read holds no sources
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        here = (*parts, entry.name)
+        yield here, entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from _entries(entry.path, here)
+
+
+def _refusal(relative: str, linked: bool) -> str | None:
+    """Why a file found under the sources folder must not be read, or None. Its folders are not
+    links: `_entries` does not enter those."""
+    try:
+        relative.encode("utf-8")
     except UnicodeEncodeError:
         return "file name is not valid UTF-8; rename it"
-    for depth in range(1, len(relative.parts) + 1):
-        if (sources_dir / Path(*relative.parts[:depth])).is_symlink():
-            return "a symbolic link; only regular files inside the sources folder are read"
+    if linked:
+        return "a symbolic link; only regular files inside the sources folder are read"
     return None
 
 
 def load_documents(sources_dir: Path) -> tuple[list[Document], list[Skipped]]:
     """Load every source; unreadable ones are logged as warnings and returned as `Skipped`."""
-    paths, skipped = discover(sources_dir)
+    sources, skipped = discover(sources_dir)
     for refused in skipped:
         log.warning("skipped source %s: %s", refused.path, refused.reason)
     documents = []
-    for path in paths:
-        doc_id = path.relative_to(sources_dir).as_posix()
+    for doc_id, path in sources:
         try:
             documents.append(load_document(path, doc_id))
         except SourceUnreadable as exc:
@@ -137,8 +156,7 @@ def source_hashes(sources_dir: Path, cache: Path | None = None) -> dict[str, str
     """
     known = HashCache(cache)
     hashes = {}
-    for path in discover(sources_dir)[0]:
-        doc_id = path.relative_to(sources_dir).as_posix()
+    for doc_id, path in discover(sources_dir)[0]:
         try:
             hashes[doc_id] = known.hash_of(path, doc_id)
         except SourceUnreadable:
@@ -199,9 +217,11 @@ class HashCache:
 def _stamp(path: Path) -> list[int]:
     """Size and modification time of a source file and of its metadata file (0, 0 when none)."""
     try:
-        stat = path.stat()
-        meta = path.with_name(path.name + METADATA_SUFFIX)
-        meta_stat = meta.stat() if meta.exists() else None
+        stat = os.stat(path)
+        try:
+            meta_stat: os.stat_result | None = os.stat(f"{path}{METADATA_SUFFIX}")
+        except FileNotFoundError:
+            meta_stat = None
     except OSError as exc:
         raise SourceUnreadable(f"cannot read file: {exc.strerror}") from exc
     meta_part = [meta_stat.st_size, meta_stat.st_mtime_ns] if meta_stat else [0, 0]

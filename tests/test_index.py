@@ -540,6 +540,16 @@ def test_links_and_undecodable_names_are_refused_and_nothing_they_point_to_is_re
 
 
 @pytest.mark.unit
+def test_sources_are_found_in_nested_folders_in_path_order_and_hidden_ones_are_left_out(tmp_path):
+    for name in ("a-c.txt", "a/b.txt", "a/z/deep.md", "b.TXT", ".hidden.txt", ".drafts/x.txt", "a/.y.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"An article filed as {name}.\n", encoding="utf-8")
+    (tmp_path / "notes.toml").write_text("x = 1\n", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["a/b.txt", "a/z/deep.md", "a-c.txt", "b.TXT"] and not skipped
+
+
+@pytest.mark.unit
 def test_the_hash_recorded_is_the_hash_of_the_bytes_indexed(tmp_path):
     import hashlib
 
