@@ -8,6 +8,7 @@ import sys
 from datetime import date
 
 from bot.errors import BotError
+from bot.judge.question import analyse_early
 from bot.messages import say
 from bot.models import Answer
 from bot.wiring import AppSettings, make_answerer
@@ -46,6 +47,7 @@ def run_ask(args: argparse.Namespace, settings: AppSettings) -> int:
     if questions == ["-"]:
         text = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes: not a traceback
         questions = [line.strip() for line in text.splitlines() if line.strip()]
+    analyse_early(questions)  # on the second core, while the index and the embedder load
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
     for question in questions:
         answer = answerer.answer(question, as_of=args.as_of)

@@ -24,7 +24,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-import httpx
 import numpy as np
 
 from index.lexical import normalise
@@ -79,6 +78,8 @@ class ChatClient:
             "max_tokens": MAX_TOKENS,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         }
+        import httpx  # here: with its command-line extras it costs a one-shot `bot ask` 0.2 s to import
+
         try:
             response = httpx.post(self.url, json=payload, headers=self.headers, timeout=self.timeout)
             response.raise_for_status()

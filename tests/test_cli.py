@@ -66,3 +66,26 @@ def test_cli_ask_as_of_a_date_uses_only_sources_published_by_then(seed_build):
     assert later["answer"].startswith("(25 June 2025) ") and "Marles" in later["answer"]
     earlier = json.loads(run_bot(seed_build, "ask", "--json", "--as-of", "2025-06-20", question).stdout)
     assert earlier["abstained"] and earlier["citations"] == []  # both seeds were published after it
+
+
+EARLY_PARSE = """
+import sys
+from bot.judge import question
+asked = ["Which automaker has overtaken Tesla?", "How many troops did South Korea send?"]
+question.analyse_early(asked)
+early = question.analyse_many(asked)
+loaded_for_early = "spacy" in sys.modules
+later = question.analyse_many(["Who went to The Hague?"])
+print([loaded_for_early, "spacy" in sys.modules, *(f"{a.wh}|{a.focus}" for a in early + later)])
+"""
+
+
+def test_an_ask_parses_its_questions_in_a_second_process_while_it_loads():
+    result = subprocess.run(
+        [sys.executable, "-c", EARLY_PARSE], cwd=PROJECT, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    # The first two came from the forked worker, with no spaCy in this process; a question not
+    # asked for early is parsed here.
+    expected = [False, True, "which|automaker", "how many|troop", "who|"]
+    assert result.stdout.split("\n")[0] == str(expected)
