@@ -1,4 +1,8 @@
-"""`python -m bot ask|chat|serve`: the answering core on the command line, and the Telegram bot."""
+"""`python -m bot ask|chat|serve`: the answering core on the command line, and the Telegram bot.
+
+The answering core is imported after the arguments are read: a one-shot `ask` first starts parsing
+its questions on the second core (`bot.early`).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,27 @@ import argparse
 import logging
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
+from bot import early
 from bot.errors import BotError
-from bot.judge.question import analyse_early
 from bot.messages import say
-from bot.models import Answer
-from bot.wiring import AppSettings, make_answerer
-from index.cli import run_subcommand
 from index.errors import IndexStoreError
+
+if TYPE_CHECKING:
+    from bot.models import Answer
+    from bot.wiring import AppSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_subcommand(_parser().parse_args(argv), (IndexStoreError, BotError), AppSettings)
+    args = _parser().parse_args(argv)
+    if args.run is run_ask:
+        args.questions = _questions(args.questions)
+        early.start(args.questions)
+    from bot.wiring import AppSettings
+    from index.cli import run_subcommand
+
+    return run_subcommand(args, (IndexStoreError, BotError), AppSettings)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,20 +55,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _questions(arguments: list[str]) -> list[str]:
+    """The questions given, or read one per line from stdin for `-`."""
+    if arguments != ["-"]:
+        return arguments
+    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes: not a traceback
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def run_ask(args: argparse.Namespace, settings: AppSettings) -> int:
-    questions = args.questions
-    if questions == ["-"]:
-        text = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes: not a traceback
-        questions = [line.strip() for line in text.splitlines() if line.strip()]
-    analyse_early(questions)  # on the second core, while the index and the embedder load
+    from bot.wiring import make_answerer
+
     answerer = make_answerer(settings, announce=lambda m: print(m, file=sys.stderr))
-    for question in questions:
+    for question in args.questions:
         answer = answerer.answer(question, as_of=args.as_of)
         print(answer.model_dump_json() if args.json else format_text(answer))
     return 0
 
 
 def run_chat(args: argparse.Namespace, settings: AppSettings) -> int:
+    from bot.wiring import make_answerer
+
     answerer = make_answerer(settings)
     print("Ask about the sources; follow-ups like 'and Ishiba?' work. Empty line or Ctrl-D to quit.")
     previous = None
@@ -73,6 +93,7 @@ def run_chat(args: argparse.Namespace, settings: AppSettings) -> int:
 
 def run_serve(args: argparse.Namespace, settings: AppSettings) -> int:
     from bot.telegram_app import confirm_token, serve
+    from bot.wiring import make_answerer
 
     confirm_token(settings.telegram)  # before loading anything: a bad token is one sentence, at once
     logging.getLogger().setLevel(logging.INFO)

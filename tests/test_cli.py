@@ -70,9 +70,10 @@ def test_cli_ask_as_of_a_date_uses_only_sources_published_by_then(seed_build):
 
 EARLY_PARSE = """
 import sys
-from bot.judge import question
+from bot import early
 asked = ["Which automaker has overtaken Tesla?", "How many troops did South Korea send?"]
-question.analyse_early(asked)
+early.start(asked)
+from bot.judge import question
 early = question.analyse_many(asked)
 loaded_for_early = "spacy" in sys.modules
 later = question.analyse_many(["Who went to The Hague?"])

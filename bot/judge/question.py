@@ -7,13 +7,11 @@ South Korea send?" -> "how many", "troop"; "What is the name of the aircraft ...
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from bot import early
 from index.batching import Batcher
 from index.entities import load_spacy
 
@@ -22,9 +20,6 @@ HOW_PHRASES = ("many", "much", "long", "old", "far", "big", "large", "often", "h
 # Nouns that name the form of the answer, not its kind: "the name of the aircraft" asks for an aircraft.
 FORM_NOUNS = {"name", "type", "kind", "sort", "one", "title", "term"}
 _LOCK = threading.Lock()
-# Questions being parsed in another process (see `analyse_early`): question -> (batch, position).
-_EARLY: dict[str, tuple[Future[list[QuestionAnalysis]], int]] = {}
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,43 +40,18 @@ def _parser():
 
 
 def analyse_many(questions: list[str]) -> list[QuestionAnalysis]:
-    early = {q: analysis for q in questions if (analysis := _parsed_early(q)) is not None}
-    rest = [q for q in questions if q not in early]
+    """The analysis of each question; those a one-shot `bot ask` started early come from there."""
+    found = {q: analysis for q in questions if (analysis := early.take(q)) is not None}
+    rest = [q for q in questions if q not in found]
     if rest:
-        early.update(zip(rest, _parse(rest)))
-    return [early[q] for q in questions]
+        found.update(zip(rest, parse(rest)))
+    return [found[q] for q in questions]
 
 
-def _parse(questions: list[str]) -> list[QuestionAnalysis]:
+def parse(questions: list[str]) -> list[QuestionAnalysis]:
+    """Parse the questions here, now."""
     with _LOCK:
         return [analyse_doc(doc) for doc in _parser().pipe(questions, batch_size=64)]
-
-
-def analyse_early(questions: list[str]) -> None:
-    """Start parsing `questions` in a forked process, now. A one-shot `bot ask` spends about a
-    second importing spaCy and loading its pipeline: the second core does that while this process
-    loads the index and the embedder, and `analyse` takes the results from there. Call it before
-    this process starts threads: a fork copies only the calling thread, not the locks others hold."""
-    if threading.active_count() > 1:
-        return
-    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    batch = executor.submit(_parse, questions)
-    executor.shutdown(wait=False)  # the worker leaves after its one batch
-    for position, question in enumerate(questions):
-        _EARLY.setdefault(question, (batch, position))
-
-
-def _parsed_early(question: str) -> QuestionAnalysis | None:
-    """The analysis `analyse_early` made of the question, or None (not asked for, or it failed)."""
-    early = _EARLY.pop(question, None)
-    if early is None:
-        return None
-    batch, position = early
-    try:
-        return batch.result()[position]
-    except Exception as exc:  # a worker killed or out of memory: parse here instead
-        log.warning("the early question parse failed (%s); parsing again", exc.__class__.__name__)
-        return None
 
 
 # A busy bot parses the questions of concurrent chats together: one `pipe` over several questions
