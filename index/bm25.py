@@ -134,7 +134,9 @@ class BM25:
         if self._names is None:
             self._names = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         names = self._names
-        return [names[t] for t in self._terms[self._offsets[row] : self._offsets[row + 1]]]
+        # One `tolist` of the slice: indexing a memory-mapped array element by element cost 8.5M
+        # calls (5 s) when a build reused 200,000 chunks' stems.
+        return [names[t] for t in self._terms[self._offsets[row] : self._offsets[row + 1]].tolist()]
 
     def expand(self, term: str) -> list[tuple[str, float]]:
         """The term itself if the corpus has it, else its closest spellings with their similarity."""

@@ -91,8 +91,10 @@ def embedding_texts(
     for chunk in chunks:
         for span in chunk.sentences:
             owner.setdefault((chunk.doc_id, span.start, span.end), chunk)
+    read: dict[str, Document] = {}  # each document looked up once, not once per sentence
     sentence_texts = [
-        sentence_embedding_text(documents[d], chunk, s, e) for (d, s, e), chunk in owner.items()
+        sentence_embedding_text(read.get(d) or read.setdefault(d, documents[d]), chunk, s, e)
+        for (d, s, e), chunk in owner.items()
     ]
     return [chunk_embedding_text(c) for c in chunks], sentence_texts
 
@@ -179,11 +181,12 @@ def _assemble(
 ) -> tuple[Snapshot, tuple[int, int]]:
     """Chunk every document and find a vector for every chunk and sentence, embedding only new text."""
     by_id = {doc.id: doc for doc in documents}
+    if previous is not None:  # its chunks are read by three steps below: parse them once
+        previous = replace(previous, chunks=list(previous.chunks))
+    cut_alike = previous is not None and texts_of(previous.manifest) == CURRENT_TEXTS
     with phases.timed("chunk"):
         chunks = [
-            chunk
-            for doc in documents
-            for chunk in chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+            chunk for doc in documents for chunk in _chunks_of(doc, previous if cut_alike else None, settings)
         ]
         sentence_rows = sentence_table(chunks)
         chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
@@ -237,6 +240,18 @@ def _assemble(
     return snapshot, (chunk_embedded, sentence_embedded)
 
 
+def _chunks_of(doc: Document, previous: Snapshot | None, settings: BuildSettings) -> list[Chunk]:
+    """The document's chunks: the previous snapshot's when the document is unchanged and `previous`
+    was cut by this chunker with these settings (re-cutting 200,000 chunks took 35 s)."""
+    if (
+        previous is not None
+        and previous.layout is not None
+        and previous.manifest.documents.get(doc.id) == doc.sha256
+    ):
+        return [previous.chunks[row] for row in previous.layout.chunks_of(doc.id)]
+    return chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+
+
 def _entities_known(
     documents: list[Document], previous: Snapshot | None
 ) -> tuple[dict[str, list[EntitySpan]], list[Document]]:
@@ -287,8 +302,13 @@ def _text_key(text: str) -> str:
 def _vector_cache(previous: Snapshot, embedder: Embedder) -> dict[str, np.ndarray]:
     """Vectors of the previous snapshot by the hash of the text they embed."""
     chunk_texts, sentence_texts = embedding_texts(previous.documents, previous.chunks)
-    cache = {_text_key(text): previous.sentence_vectors[row] for row, text in enumerate(sentence_texts)}
-    cache.update({_text_key(text): previous.chunk_vectors[row] for row, text in enumerate(chunk_texts)})
+    # Rows of plain arrays: rows of a memory-mapped one are memmaps, each made with a Python call.
+    sentence_vectors, chunk_vectors = (
+        np.asarray(previous.sentence_vectors),
+        np.asarray(previous.chunk_vectors),
+    )
+    cache = {_text_key(text): sentence_vectors[row] for row, text in enumerate(sentence_texts)}
+    cache.update({_text_key(text): chunk_vectors[row] for row, text in enumerate(chunk_texts)})
     return cache
 
 

@@ -175,7 +175,15 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     changed = rebuild(fresh_build, embedder)
     assert changed.updated == [asan.name]
     assert 1 <= changed.embedded_chunks <= 2  # only the new paragraph's chunk (and none unchanged)
-    _assert_lexical_index_as_if_built_from_scratch(load_snapshot(fresh_build.index_dir))
+    snapshot = load_snapshot(fresh_build.index_dir)
+    _assert_lexical_index_as_if_built_from_scratch(snapshot)
+    # Unchanged documents keep their chunks from the last build; the changed one is cut again.
+    cut = [
+        chunk
+        for doc in snapshot.documents.values()
+        for chunk in chunk_document(doc, fresh_build.chunk_size, fresh_build.chunk_overlap)
+    ]
+    assert list(snapshot.chunks) == cut and any("closing paragraph" in c.text for c in cut)
 
     (fresh_build.sources_dir / "canberra.txt").unlink()
     removed = rebuild(fresh_build, embedder)
