@@ -23,8 +23,8 @@ _PENDING: dict[str, tuple[Future[list[Any]], int]] = {}
 def start(questions: list[str]) -> None:
     """Start parsing `questions` in a forked worker. Only before this process starts threads: a fork
     copies the calling thread alone, not the locks the others may hold."""
-    if not questions or threading.active_count() > 1:
-        return
+    if not questions or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return  # (Windows has no fork: there the judge parses the questions itself)
     executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     batch = executor.submit(_parse, list(questions))
     executor.shutdown(wait=False)  # the worker leaves after its one batch
