@@ -36,7 +36,7 @@ class QuestionAnalysis:
 
 @lru_cache(maxsize=1)
 def _parser():
-    return load_spacy()
+    return load_spacy(exclude=["senter"])  # disabled in this pipeline anyway: not even read from disk
 
 
 def analyse_many(questions: list[str]) -> list[QuestionAnalysis]:
