@@ -25,7 +25,9 @@ from bot.generative import (
     build_prompt,
     check_sentences,
 )
-from bot.judge import Candidate, Judge, Judgement
+from bot.judge.candidates import Candidate
+from bot.judge.decision import Judgement
+from bot.judge.judge import Judge
 from bot.language import ENGLISH, detect
 from bot.messages import say, say_date
 from bot.models import Answer, Citation, Passage

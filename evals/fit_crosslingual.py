@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.judge import Judge
 from bot.judge.candidates import Candidate, candidates
 from bot.judge.crosslingual import FEATURES, MODEL_FILE, CrossLingualModel, answer_kinds, feature_rows
+from bot.judge.judge import Judge
 from bot.language import detect
 from evals.dataset import EvalCase, GoldSpan, gold_spans, load_cases
 from evals.metrics import overlaps

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.judge import Judge, judged_rows
 from bot.judge.features import FEATURES
+from bot.judge.judge import Judge, judged_rows
 from bot.judge.model import MODEL_FILE, AnswerModel, load_model
 from evals.dataset import EvalCase, load_cases
 from evals.squad import SquadQuestion, load_squad

@@ -1,5 +1,6 @@
 """The answer judge: which retrieved sentences answer a question, how sure that is, and why not.
 
+    judge.py         `Judge`: reads a question, judges the sentences of its passages
     question.py      what the question asks for (spaCy parse: wh-word, focus noun, names)
     answer_types.py  which kinds of entity that answer may be (a table fitted on SQuAD 1.1)
     signals.py       what the question names and how much of it a text holds
@@ -9,74 +10,6 @@
     model.py         the fitted, calibrated answerability model
     decision.py      answer or abstain, with reasons
 
-It reads the index only through `index.retriever.Retriever`'s read methods.
+It reads the index only through `index.retriever.Retriever`'s read methods. This file imports
+nothing: a one-shot `bot ask` imports `question.py` alone in its early parser (`bot.early`).
 """
-
-from __future__ import annotations
-
-import numpy as np
-
-from bot.judge import signals
-from bot.judge.answer_types import load_answer_types
-from bot.judge.candidates import Candidate, candidates
-from bot.judge.crosslingual import judge_across_languages, load_crosslingual_model
-from bot.judge.decision import POLICIES, Judgement, decide
-from bot.judge.features import Question, feature_matrix
-from bot.judge.model import AnswerModel, load_model
-from bot.judge.question import analyse
-from index.models import Hit
-from index.retriever import Retriever
-
-__all__ = ["Candidate", "Judge", "Judgement", "Question"]
-
-
-class Judge:
-    """Reads questions and judges retrieved sentences with the shipped model and answer-type table."""
-
-    def __init__(self, embedder, policy: str = "rules", model: AnswerModel | None = None) -> None:
-        if policy not in POLICIES:
-            raise ValueError(f"the judge policy is {policy!r}; it must be one of {', '.join(POLICIES)}")
-        self.embedder = embedder
-        self.policy = policy
-        self.types = load_answer_types(embedder.name)
-        self._model = model
-
-    @property
-    def model(self) -> AnswerModel:
-        if self._model is None:
-            self._model = load_model()
-        return self._model
-
-    def read(self, question: str, retriever: Retriever, topic: str | None = None) -> Question:
-        """The question's analysis and profile; `topic` is the question a follow-up continues."""
-        profile = signals.profile_question(question, retriever)
-        if topic:
-            profile = profile.continuing(signals.profile_question(topic, retriever))
-        analysis = analyse(question)
-        probabilities = self.types.distribution(analysis, self.embedder.embed)
-        return Question(analysis, profile, dict(zip(self.types.labels, map(float, probabilities))))
-
-    def judge(
-        self, question: Question, hits: list[Hit], vector: np.ndarray, retriever: Retriever
-    ) -> Judgement:
-        """Every sentence of `hits` with the probability that it answers, and the decision."""
-        if not question.profile.terms and not question.profile.entities:  # "and ?", "what are they?"
-            return decide([], np.zeros((0, 0)), np.zeros(0), self.model.threshold, self.policy)
-        found, rows = judged_rows(question, hits, vector, retriever)
-        probabilities = self.model.probabilities(rows) if len(rows) else np.zeros(0)
-        return decide(found, rows, probabilities, self.model.threshold, self.policy)
-
-    def judge_across_languages(
-        self, question: str, language: str, hits: list[Hit], vector: np.ndarray, retriever: Retriever
-    ) -> Judgement:
-        """`judge` for a question in another language: `vector` is the multilingual encoder's."""
-        model = load_crosslingual_model()
-        return judge_across_languages(
-            question, language, hits, vector, retriever, self.types, self.embedder.embed, model
-        )
-
-
-def judged_rows(question: Question, hits: list[Hit], vector, retriever: Retriever):
-    """The candidates and their feature rows (what `evals.fit_judge` fits the model on)."""
-    found = candidates(hits, retriever)
-    return found, feature_matrix(question, found, vector, retriever)
