@@ -145,8 +145,7 @@ def _rebuild(
     removed = sorted(set(old_hashes) - set(new_hashes))
     updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
     same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
-    same_chunks = previous is not None and texts_of(previous.manifest) == CURRENT_TEXTS  # else re-chunk all
-    if previous and same_encoders and same_chunks and not (added or removed or updated):
+    if previous and same_encoders and _cut_alike(previous) and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], (0, 0), False, started, phases)
     snapshot, embedded = _assemble(settings, embedder, documents, previous, progress, phases)
     with phases.timed("store"):
@@ -183,11 +182,9 @@ def _assemble(
     by_id = {doc.id: doc for doc in documents}
     if previous is not None:  # its chunks are read by three steps below: parse them once
         previous = replace(previous, chunks=list(previous.chunks))
-    cut_alike = previous is not None and texts_of(previous.manifest) == CURRENT_TEXTS
+    reusable = previous if previous is not None and _cut_alike(previous) else None  # else re-chunk all
     with phases.timed("chunk"):
-        chunks = [
-            chunk for doc in documents for chunk in _chunks_of(doc, previous if cut_alike else None, settings)
-        ]
+        chunks = [chunk for doc in documents for chunk in _chunks_of(doc, reusable, settings)]
         sentence_rows = sentence_table(chunks)
         chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
     same_texts = previous is not None and previous.manifest.embedding_text == EMBEDDING_TEXT_VERSION
@@ -238,6 +235,11 @@ def _assemble(
         names,
     )
     return snapshot, (chunk_embedded, sentence_embedded)
+
+
+def _cut_alike(previous: Snapshot) -> bool:
+    """Whether `previous` was cut and its texts embedded as this version does (see `CURRENT_TEXTS`)."""
+    return texts_of(previous.manifest) == CURRENT_TEXTS
 
 
 def _chunks_of(doc: Document, previous: Snapshot | None, settings: BuildSettings) -> list[Chunk]:

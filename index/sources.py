@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
-import json
 import logging
 import os
 import re
@@ -14,11 +12,13 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from index.errors import SourceUnreadable
 from index.loaders import SUPPORTED_SUFFIXES, load_text, size_limit
 from index.models import Document
+from index.stamps import RACY_NS, load_cache, save_cache
 
 log = logging.getLogger(__name__)
 
@@ -169,30 +169,23 @@ class HashCache:
     """Source hashes by the size and modification time of the file and of its metadata file, as git's
     index keeps them: a status check on a large archive then reads only what changed (hashing 8,500
     files took 2.2 s of each fresh `bot ask`). A file modified within `RACY_NS` of the cache's
-    writing is hashed again: a same-size edit in that moment could keep its modification time."""
-
-    RACY_NS = 2_000_000_000
+    writing is hashed again (see `index.stamps`)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, list] = {}
         self.written_ns = 0
         self.changed = False
-        if path is not None:
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                self.entries, self.written_ns = dict(data["entries"]), int(data["written_ns"])
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # no cache yet, or a damaged one: hash everything, write a new one
+        data: Any = load_cache(path) if path is not None else None
+        try:
+            self.entries, self.written_ns = dict(data["entries"]), int(data["written_ns"])
+        except (KeyError, TypeError, ValueError):
+            pass  # no cache yet, or a damaged one: hash everything, write a new one
 
     def hash_of(self, path: Path, doc_id: str) -> str:
         stamp = _stamp(path)
         entry = self.entries.get(doc_id)
-        if (
-            entry is not None
-            and entry[0] == stamp
-            and max(stamp[1], stamp[3]) < self.written_ns - self.RACY_NS
-        ):
+        if entry is not None and entry[0] == stamp and max(stamp[1], stamp[3]) < self.written_ns - RACY_NS:
             return entry[1]
         digest = source_hash(path)
         self.entries[doc_id] = [stamp, digest]
@@ -203,15 +196,7 @@ class HashCache:
         if self.path is None or not (self.changed or set(self.entries) - keep):
             return
         entries = {doc_id: entry for doc_id, entry in self.entries.items() if doc_id in keep}
-        data = {"written_ns": time.time_ns(), "entries": entries}
-        staging = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        try:  # best effort: a read-only index folder only costs the next check its reading
-            staging.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(staging, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # on a read-only or full disk, removing may fail too
-                staging.unlink(missing_ok=True)
-            log.debug("source hash cache not written: %s", exc)
+        save_cache(self.path, {"written_ns": time.time_ns(), "entries": entries})
 
 
 def _stamp(path: Path) -> list[int]:

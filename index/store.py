@@ -28,13 +28,11 @@ longer than everything else its load does.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -51,6 +49,7 @@ from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
 from index.lock import build_lock
 from index.models import Chunk, Document
+from index.stamps import RACY_NS, load_cache, save_cache
 from index.tables import (
     LAYOUT_FILES,
     JsonRows,
@@ -70,9 +69,6 @@ FORMAT_VERSION = 4
 KEEP_SNAPSHOTS = 3
 PROPER_TERMS_FILE = "proper_terms.json"
 VERIFIED_FILE = "verified.json"
-# A file modified this soon before its verification is hashed again at the next load: a same-size
-# change in that moment could keep the modification time (as git's "racily clean" entries).
-RACY_NS = 2_000_000_000
 LINE_FILES = {"documents": "documents.jsonl", "chunks": "chunks.jsonl", "entities": "entities.jsonl"}
 DATA_FILES = (
     *LINE_FILES.values(),
@@ -330,7 +326,8 @@ def verify(folder: Path, manifest: Manifest) -> None:
     Raises:
         IndexCorrupt: a file is missing, or its size or checksum is not the manifest's.
     """
-    verified = _read_verified(folder)
+    cached = load_cache(folder / VERIFIED_FILE)
+    verified = cached if isinstance(cached, dict) else {}  # none yet, or damaged: verify everything
     now_verified = {}
     for name in _data_files(manifest):
         try:
@@ -345,25 +342,7 @@ def verify(folder: Path, manifest: Manifest) -> None:
         if stat.st_mtime_ns < time.time_ns() - RACY_NS:
             now_verified[name] = stamp
     if now_verified != verified:
-        _write_verified(folder, now_verified)
-
-
-def _read_verified(folder: Path) -> dict[str, list[int]]:
-    try:
-        return dict(json.loads((folder / VERIFIED_FILE).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return {}  # none yet, or damaged: verify everything
-
-
-def _write_verified(folder: Path, verified: dict[str, list[int]]) -> None:
-    staging = folder / f"{VERIFIED_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
-    try:  # best effort: a read-only index folder only costs the next load its hashing
-        staging.write_text(json.dumps(verified), encoding="utf-8")
-        os.replace(staging, folder / VERIFIED_FILE)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # on a read-only or full disk, removing may fail too
-            staging.unlink(missing_ok=True)
-        log.debug("%s not written: %s", VERIFIED_FILE, exc)
+        save_cache(folder / VERIFIED_FILE, now_verified)
 
 
 def _data_files(manifest: Manifest) -> tuple[str, ...]:
