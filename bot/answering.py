@@ -137,13 +137,17 @@ class Answerer:
             )
             when = read_question_time(followup.question, reference)
             return Judged(hits, judgement, when, lambda candidate: frozenset(), False)
-        vector = retriever.embed_query(followup.search_text)
-        hits = retriever.search(followup.search_text, k=k, vector=vector, published_by=reference)
-        hits = [hit.model_copy(update={"chunk": retriever.widened(hit.chunk, PASSAGE_CHARS)}) for hit in hits]
         question = self.judge.read(followup.question, retriever, followup.topic)
         kinds, analysis = question.type_probabilities, question.analysis
         asks_when = analysis.wh == "when" or kinds.get("DATE", 0.0) >= ASKS_DATE
         when = read_question_time(followup.question, reference, analysis.present_tense)
+        # Newer sources first unless the question names a past period ("in 2019", "former").
+        fresher = None if when.kind == "period" else reference
+        vector = retriever.embed_query(followup.search_text)
+        hits = retriever.search(
+            followup.search_text, k=k, vector=vector, published_by=reference, fresher=fresher
+        )
+        hits = [hit.model_copy(update={"chunk": retriever.widened(hit.chunk, PASSAGE_CHARS)}) for hit in hits]
         judgement = self.judge.judge(question, hits, vector, retriever)
         values = lambda candidate: answer_values(candidate, analysis.entity_texts, kinds)  # noqa: E731
         return Judged(hits, judgement, when, values, asks_when)

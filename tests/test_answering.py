@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import numpy as np
 import pytest
 
 from bot.answering import Answerer
 from bot.judge.decision import NOTHING_ASKED
 from bot.messages import say_date
 from bot.models import Answer
+from index.build import BuildSettings, rebuild
+from index.retriever import LiveIndex, age_penalty
 from index.store import load_snapshot
 from tests.conftest import PROJECT
 
@@ -214,3 +217,27 @@ def test_the_search_leaves_out_sources_published_after_the_reference_date(answer
         }
         early = retriever.search("NATO summit spending", k=20, mode=mode, published_by=date(2025, 6, 28))
         assert early and {h.chunk.doc_id for h in early} == {"xpert-nato-summit-asian-partners-stay-away.txt"}
+
+
+def test_of_two_sources_telling_a_story_alike_the_newer_comes_first(tmp_path, embedder):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    story = "The harbour festival opened on Saturday with a parade led by the mayor, {}, and a regatta."
+    for name, day, mayor in (("old", "2015-05-02", "Anna Berg"), ("new", "2025-05-03", "Jonas Lind")):
+        (sources / f"{name}.txt").write_text(story.format(mayor), encoding="utf-8")
+        (sources / f"{name}.txt.meta.toml").write_text(f'title = "Festival"\ndate = "{day}"\n')
+    settings = BuildSettings(sources, tmp_path / "index")
+    rebuild(settings, embedder)
+    retriever = LiveIndex(settings.index_dir, embedder).retriever()
+    question = "Who led the parade when the harbour festival opened?"
+    plain = {h.chunk.doc_id: h.score for h in retriever.search(question, k=2)}
+    fresher = retriever.search(question, k=2, fresher=date(2025, 6, 1))
+    assert [h.chunk.doc_id for h in fresher] == ["new.txt", "old.txt"]
+    for hit in fresher:  # the retrieval score less the source's age penalty, nothing else
+        published = retriever.document(hit.chunk.doc_id).published
+        penalty = age_penalty(np.array([published.toordinal()]), date(2025, 6, 1))[0]
+        assert hit.score == pytest.approx(plain[hit.chunk.doc_id] - penalty)
+    in_2015 = Answerer(LiveIndex(settings.index_dir, embedder)).answer(
+        "Who led the parade when the harbour festival opened in 2015?", as_of=date(2025, 6, 1)
+    )
+    assert in_2015.question_time == "period" and in_2015.passages[0].source == "old.txt"

@@ -3,6 +3,8 @@ fusion, and the answer-judging rules. No model, no index."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ from bot.judge.signals import answer_kind, counted_noun, names_other_role, quali
 from bot.questions import clean_question
 from index.lexical import term_set
 from index.models import Chunk, Hit, Span
-from index.retriever import LEXICAL_WEIGHT, fuse
+from index.retriever import LEXICAL_WEIGHT, RECENCY_WEIGHT, age_penalty, fuse
 
 pytestmark = pytest.mark.unit
 
@@ -84,6 +86,20 @@ def test_fusion_adds_scaled_bm25_to_the_dense_score():
     fused = fuse(dense, lexical, top_lexical=8.0)
     assert np.allclose(fused, [0.5, 0.3 + LEXICAL_WEIGHT, 0.1 + LEXICAL_WEIGHT / 2])
     assert np.allclose(fuse(dense, np.zeros(3), top_lexical=0.0), dense)  # no lexical match: dense alone
+
+
+def test_older_sources_lose_more_the_older_they_are_and_undated_ones_sit_in_the_middle():
+    today = date(2025, 6, 1)
+    week, year, decade = (today.toordinal() - days for days in (7, 365, 3653))
+    undated = date.min.toordinal()
+    penalty = age_penalty(np.array([today.toordinal(), week, year, decade, undated]), today)
+    assert penalty[0] == 0.0 and penalty[1] < 0.03 * RECENCY_WEIGHT  # a week barely counts
+    assert np.isclose(penalty[2], RECENCY_WEIGHT, rtol=0.01)  # one year: one doubling of (1 + years)
+    assert penalty[2] < penalty[3] < 4 * RECENCY_WEIGHT  # logarithmic: a decade is not ten years' worth
+    assert penalty[4] == np.median(penalty[:4])
+    assert not age_penalty(np.array([undated, undated]), today).any()  # nothing dated: no change
+    published_later = age_penalty(np.array([today.toordinal() + 30]), today)
+    assert published_later[0] == 0.0
 
 
 @pytest.mark.parametrize(
