@@ -130,22 +130,22 @@ class Answerer:
         the question's language (see `Judged`)."""
         k = self.options.top_k
         if language != ENGLISH:
+            when = read_question_time(followup.question, reference)
             vector = retriever.embed_query_across_languages(followup.question)
-            hits = retriever.search_across_languages(vector, k=k, published_by=reference)
+            hits = retriever.search_across_languages(
+                vector, k=k, published_by=reference, fresher=_fresher(when)
+            )
             judgement = self.judge.judge_across_languages(
                 followup.question, language, hits, vector, retriever
             )
-            when = read_question_time(followup.question, reference)
             return Judged(hits, judgement, when, lambda candidate: frozenset(), False)
         question = self.judge.read(followup.question, retriever, followup.topic)
         kinds, analysis = question.type_probabilities, question.analysis
         asks_when = analysis.wh == "when" or kinds.get("DATE", 0.0) >= ASKS_DATE
         when = read_question_time(followup.question, reference, analysis.present_tense)
-        # Newer sources first unless the question names a past period ("in 2019", "former").
-        fresher = None if when.kind == "period" else reference
         vector = retriever.embed_query(followup.search_text)
         hits = retriever.search(
-            followup.search_text, k=k, vector=vector, published_by=reference, fresher=fresher
+            followup.search_text, k=k, vector=vector, published_by=reference, fresher=_fresher(when)
         )
         hits = [hit.model_copy(update={"chunk": retriever.widened(hit.chunk, PASSAGE_CHARS)}) for hit in hits]
         judgement = self.judge.judge(question, hits, vector, retriever)
@@ -284,6 +284,12 @@ def select_sentences(evidence: list[Candidate], is_list: bool = False) -> list[C
     head, rest = chosen[0], chosen[1:]
     order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.hit.chunk.doc_id for c in chosen))}
     return [head] + sorted(rest, key=lambda c: (order[c.hit.chunk.doc_id], c.span.start))
+
+
+def _fresher(when: QuestionTime) -> date | None:
+    """The day newer sources are preferred by (`index.retriever.age_penalty`): the reference date,
+    unless the question names a past period ("in 2019", "former"), where an old source is as good."""
+    return None if when.kind == "period" else when.reference
 
 
 def rank_passages(hits: list[Hit], judgement: Judgement) -> list[tuple[Hit, float]]:

@@ -133,11 +133,11 @@ class Retriever:
         return multilingual_encoder().query(question)
 
     def search_across_languages(
-        self, vector: np.ndarray, k: int, published_by: date | None = None
+        self, vector: np.ndarray, k: int, published_by: date | None = None, fresher: date | None = None
     ) -> list[Hit]:
         """The `k` chunks whose best sentence is nearest to a multilingual query vector. Dense only:
         the question's words are in another language than the sources', so BM25 has nothing to match.
-        `published_by`: as in `search`."""
+        `published_by`, `fresher`: as in `search`."""
         assert self.snapshot.sentence_vectors_xl is not None, "check `multilingual` first"
         if not self.snapshot.chunks:
             return []
@@ -145,6 +145,8 @@ class Retriever:
         per_chunk = np.maximum.reduceat(
             sentence_scores[self._sentence_rows_flat], self._sentence_offsets[:-1]
         )
+        if fresher is not None:
+            per_chunk -= age_penalty(self._chunk_days, fresher)
         best = _kept(np.argsort(-per_chunk, kind="stable"), self._published(published_by))[:k]
         chunks = self.snapshot.chunks
         return [
