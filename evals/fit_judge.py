@@ -6,7 +6,9 @@ gold answer (unanswerable questions: all 0). Articles are split three ways (by i
 1 fit the model, 2 calibrates it (Platt scaling), compares the model kinds and chooses the
 threshold, 3 is only reported. The threshold is the highest that still answers all but
 `MAX_FALSE_ABSTENTION` of the answerable questions of the calibration articles: the most
-unanswerable questions refused for a stated cost in answerable ones.
+unanswerable questions refused for a stated cost in answerable ones. The "rules" policy's floor is
+chosen there too: the highest probability below which a sentence the rules accept is refused that
+costs at most `MAX_RIGHT_REFUSED` of the rules' right answers.
 
 Our own eval sets over the seed sources join in (`EVAL_SETS`): the main set is fitted on, the first
 held-out set calibrates, and `evals/heldout2.jsonl` stays out of fitting altogether, as does
@@ -37,6 +39,8 @@ from index.retriever import LiveIndex
 SEED = 0
 TOP_K = 10
 MAX_FALSE_ABSTENTION = 0.15
+MAX_RIGHT_REFUSED = 0.01
+FLOORS = np.round(np.arange(0.0, 0.1001, 0.001), 3)  # the floors tried, lowest first
 SPLITS = {0: "fit", 1: "fit", 2: "calibrate", 3: "test"}
 # Our own eval sets over the seed sources join SQuAD: the main set is fitted on (each case counted
 # EVAL_SET_WEIGHT times, as it is far smaller), the first held-out set calibrates; heldout2 stays out.
@@ -83,6 +87,7 @@ def fit_judge(
     kind = max(compared, key=lambda k: compared[k]["average_precision"])
     model = candidates[kind]
     threshold, curve = _threshold(model, splits["calibrate"])
+    floor = _floor(model, splits["calibrate"])
     about = {
         "data": "SQuAD 2.0 dev half (CC BY-SA 4.0), articles by index mod 4: 0-1 fit, 2 calibrate, 3 test",
         "questions": {name: int(len(rows.impossible)) for name, rows in splits.items()},
@@ -90,9 +95,12 @@ def fit_judge(
         "chosen": kind,
         "max_false_abstention": MAX_FALSE_ABSTENTION,
         "test": _question_metrics(model, splits["test"], threshold),
+        "max_right_refused_by_floor": MAX_RIGHT_REFUSED,
+        "rules_test": {"no floor": _rules_metrics(model, splits["test"], 0.0),
+                       f"floor {floor}": _rules_metrics(model, splits["test"], floor)},  # fmt: skip
         "reliability_test": _reliability(model, splits["test"]),
     }
-    _save(model, threshold, about)
+    _save(model, threshold, floor, about)
     about["precision_coverage_calibration"] = curve
     return about
 
@@ -234,6 +242,44 @@ def _threshold(model: AnswerModel, rows: Rows) -> tuple[float, list[dict]]:
     return round(chosen, 4), curve
 
 
+def _rules_choice(model: AnswerModel, rows: Rows, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per question, under the "rules" policy with `floor` (`bot.judge.decision`): whether it
+    answers, and whether it answers with a first sentence that holds the answer."""
+    p = model.probabilities(rows.features)
+    accepted = rows.features[:, FEATURES.index("rule_answers")] > 0
+    support = rows.features[:, FEATURES.index("rule_support")]
+    n = len(rows.impossible)
+    best, right, likeliest = np.full(n, -np.inf), np.zeros(n, dtype=bool), np.zeros(n)
+    for i in np.flatnonzero(accepted):
+        q = rows.question[i]
+        likeliest[q] = max(likeliest[q], p[i])
+        if support[i] > best[q]:
+            best[q], right[q] = support[i], bool(rows.labels[i])
+    answered = np.isfinite(best) & (likeliest >= floor)
+    return answered, right & answered
+
+
+def _floor(model: AnswerModel, rows: Rows) -> float:
+    """The highest of `FLOORS` that refuses at most `MAX_RIGHT_REFUSED` of the rules' right answers."""
+    right_without = _rules_choice(model, rows, 0.0)[1].sum()
+    chosen = 0.0
+    for floor in FLOORS:
+        if _rules_choice(model, rows, float(floor))[1].sum() < (1 - MAX_RIGHT_REFUSED) * right_without:
+            break
+        chosen = float(floor)
+    return chosen
+
+
+def _rules_metrics(model: AnswerModel, rows: Rows, floor: float) -> dict:
+    answered, right = _rules_choice(model, rows, floor)
+    answerable = ~rows.impossible
+    return {
+        "cited_sentence_has_answer": _ratio(right & answerable, answerable),
+        "abstention_recall": _ratio(~answered & rows.impossible, rows.impossible),
+        "false_abstention": _ratio(~answered & answerable, answerable),
+    }
+
+
 def _reliability(model: AnswerModel, rows: Rows, bins: int = 10) -> list[dict]:
     """Predicted vs observed: per probability bin, the mean probability and the share that answered."""
     p = model.probabilities(rows.features)
@@ -248,13 +294,14 @@ def _reliability(model: AnswerModel, rows: Rows, bins: int = 10) -> list[dict]:
     return rows_out
 
 
-def _save(model: AnswerModel, threshold: float, about: dict) -> None:
+def _save(model: AnswerModel, threshold: float, floor: float, about: dict) -> None:
     data = {
         "features": list(FEATURES),
         "kind": model.kind,
         "params": model.params,
         "calibration": list(model.calibration),
         "threshold": threshold,
+        "floor": floor,
         "about": about,
     }
     MODEL_FILE.write_text(json.dumps(data) + "\n", encoding="utf-8")

@@ -12,7 +12,7 @@ from bot.errors import BadQuestion
 from bot.followup import main_subject, resolve_followup
 from bot.judge.answer_types import NONE, AnswerTypes
 from bot.judge.candidates import Candidate
-from bot.judge.decision import OFF_TOPIC, UNKNOWN, WRONG_KIND, decide, refusal_reason
+from bot.judge.decision import OFF_TOPIC, UNKNOWN, UNLIKELY, WRONG_KIND, decide, refusal_reason
 from bot.judge.features import FEATURES, new_entity_labels, type_match
 from bot.judge.model import AnswerModel
 from bot.judge.question import QuestionAnalysis
@@ -193,6 +193,16 @@ def test_the_rules_policy_answers_only_with_sentences_the_rules_accept():
     judgement = decide(found, rows, np.array([0.2, 0.6]), threshold=0.9, policy="rules")
     assert judgement.evidence == [found[1]] and judgement.confidence == 0.6
     assert judgement.ranked[0][0] is found[1]  # an accepted sentence ranks above a closer refused one
+
+
+def test_the_rules_policy_refuses_what_the_model_all_but_rules_out_and_says_so():
+    found = [_candidate("a"), _candidate("b")]
+    rows = np.stack([_row(rule_support=0.6, rule_answers=1.0), _row(rule_support=0.5, rule_answers=1.0)])
+    floored = decide(found, rows, np.array([0.001, 0.2]), threshold=0.9, policy="rules", floor=0.01)
+    assert floored.evidence[0] is found[0]  # one sentence reaches the floor: the rules' order stands
+    refused = decide(found, rows, np.array([0.001, 0.004]), threshold=0.9, policy="rules", floor=0.01)
+    assert not refused.answers and refused.reasons == {UNLIKELY: 2}
+    assert decide(found, rows, np.array([0.001, 0.004]), threshold=0.9, policy="rules").answers
 
 
 def test_exported_trees_are_walked_like_scikit_learn_walks_them():

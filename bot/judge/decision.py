@@ -3,7 +3,9 @@ abstain and say why, in counts by reason, so a refusal can be read without the m
 
 Two policies (`RAGBOT_JUDGE`):
 - "rules" (the default): a sentence answers when the hand-written rules accept it (`rule_answers`),
-  ranked by their support score; the model's calibrated probability is reported as confidence.
+  ranked by their support score, unless the model gives every sentence they accept less than its
+  fitted floor (a probability the rules' right answers almost never have); the model's calibrated
+  probability is reported as confidence.
 - "model": a sentence answers when the model's probability reaches the fitted threshold, ranked
   by that probability. On real news it refuses far more of what the sources cannot answer; on the
   seed eval sets it loses answers the rules were written for. See the README's numbers.
@@ -29,6 +31,7 @@ UNKNOWN = "names something the sources never mention"
 WRONG_KIND = "holds no answer of the kind asked for"
 OFF_TOPIC = "is not about what was asked"
 NOTHING_ASKED = "the question has nothing to look for"
+UNLIKELY = "the fitted model finds it very unlikely to answer"
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,14 @@ class Judgement:
 
 
 def decide(
-    found: list[Candidate], rows: np.ndarray, probabilities: np.ndarray, threshold: float, policy: str
+    found: list[Candidate],
+    rows: np.ndarray,
+    probabilities: np.ndarray,
+    threshold: float,
+    policy: str,
+    floor: float = 0.0,
 ) -> Judgement:
+    """`threshold`: the "model" policy's; `floor`: the "rules" policy's (see the module docstring)."""
     if not found:
         return Judgement([], [], 0.0, Counter({NOTHING_ASKED: 1}))
     if policy == "rules":
@@ -59,6 +68,9 @@ def decide(
     order = np.argsort(-scores, kind="stable")
     ranked = [(found[i], float(scores[i])) for i in order]
     answering = [i for i in order if accepted[i]]
+    if answering and policy == "rules" and probabilities[accepted].max() < floor:
+        # The rules accept sentences, but the model all but rules out every one of them.
+        return Judgement(ranked, [], float(probabilities.max()), Counter({UNLIKELY: len(answering)}))
     if not answering:
         reasons = Counter(refusal_reason(rows[i]) for i in order[:REASONS_OF_TOP])
         return Judgement(ranked, [], float(probabilities.max()), reasons)

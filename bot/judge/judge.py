@@ -50,7 +50,7 @@ class Judge:
             return decide([], np.zeros((0, 0)), np.zeros(0), self.model.threshold, self.policy)
         found, rows = judged_rows(question, hits, vector, retriever)
         probabilities = self.model.probabilities(rows) if len(rows) else np.zeros(0)
-        return decide(found, rows, probabilities, self.model.threshold, self.policy)
+        return decide(found, rows, probabilities, self.model.threshold, self.policy, self.model.floor)
 
     def judge_across_languages(
         self, question: str, language: str, hits: list[Hit], vector: np.ndarray, retriever: Retriever

@@ -28,6 +28,7 @@ class AnswerModel:
     params: dict
     calibration: tuple[float, float]  # Platt scaling: p = sigmoid(a * score + b)
     threshold: float = 0.5  # answer when the best sentence's probability reaches this
+    floor: float = 0.0  # the "rules" policy: a sentence the rules accept must reach this probability
     about: dict = field(default_factory=dict)  # how it was fitted and its held-out metrics
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
@@ -68,4 +69,11 @@ def load_model(path: Path = MODEL_FILE) -> AnswerModel:
     if tuple(data["features"]) != FEATURES:
         raise ValueError(f"{path} was fitted on other features: run `python -m evals fit-judge`")
     calibration = (float(data["calibration"][0]), float(data["calibration"][1]))
-    return AnswerModel(data["kind"], data["params"], calibration, float(data["threshold"]), data["about"])
+    return AnswerModel(
+        data["kind"],
+        data["params"],
+        calibration,
+        float(data["threshold"]),
+        float(data.get("floor", 0.0)),
+        data["about"],
+    )
