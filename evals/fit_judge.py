@@ -96,8 +96,10 @@ def fit_judge(
         "max_false_abstention": MAX_FALSE_ABSTENTION,
         "test": _question_metrics(model, splits["test"], threshold),
         "max_right_refused_by_floor": MAX_RIGHT_REFUSED,
-        "rules_test": {"no floor": _rules_metrics(model, splits["test"], 0.0),
-                       f"floor {floor}": _rules_metrics(model, splits["test"], floor)},  # fmt: skip
+        "rules_test": {
+            "no floor": _rules_metrics(model, splits["test"], 0.0),
+            f"floor {floor}": _rules_metrics(model, splits["test"], floor),
+        },  # fmt: skip
         "reliability_test": _reliability(model, splits["test"]),
     }
     _save(model, threshold, floor, about)
