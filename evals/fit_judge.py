@@ -39,7 +39,7 @@ from index.retriever import LiveIndex
 SEED = 0
 TOP_K = 10
 MAX_FALSE_ABSTENTION = 0.15
-MAX_RIGHT_REFUSED = 0.01
+MAX_RIGHT_REFUSED = 0.005
 FLOORS = np.round(np.arange(0.0, 0.1001, 0.001), 3)  # the floors tried, lowest first
 SPLITS = {0: "fit", 1: "fit", 2: "calibrate", 3: "test"}
 # Our own eval sets over the seed sources join SQuAD: the main set is fitted on (each case counted

@@ -25,9 +25,11 @@ from index.models import BuildReport, Chunk, Document
 from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
 from index.sources import load_documents
 from index.store import FolderStore, Manifest, Snapshot, SnapshotStore, new_version, sentence_table
+from index.vector_files import VectorFile, scratch_folder
 
 log = logging.getLogger(__name__)
 PASSES_PER_CALL = 4  # texts handed to the embedder at a time, in its batches: a progress step
+COPY_BLOCK = 4096  # rows of previous vectors copied into a new snapshot's files at a time
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,10 @@ def _rebuild(
     same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
     if previous and same_encoders and _cut_alike(previous) and not (added or removed or updated):
         return _report(previous, documents, skipped, [], [], [], (0, 0), False, started, phases)
-    snapshot, embedded = _assemble(settings, embedder, documents, previous, progress, phases)
-    with phases.timed("store"):
-        store.save(snapshot, previous)
+    with scratch_folder(settings.index_dir) as scratch:
+        snapshot, embedded = _assemble(settings, embedder, documents, previous, progress, phases, scratch)
+        with phases.timed("store"):
+            store.save(snapshot, previous)
     log.info("published index %s (%d chunks)", snapshot.manifest.version, len(snapshot.chunks))
     return _report(
         snapshot, documents, skipped, added, updated, removed, embedded, previous is None, started, phases
@@ -176,9 +179,10 @@ def _previous_snapshot(settings: BuildSettings, store: SnapshotStore, embedder: 
 
 
 def _assemble(
-    settings, embedder, documents, previous, progress, phases: Phases
+    settings, embedder, documents, previous, progress, phases: Phases, scratch: Path
 ) -> tuple[Snapshot, tuple[int, int]]:
-    """Chunk every document and find a vector for every chunk and sentence, embedding only new text."""
+    """Chunk every document and find a vector for every chunk and sentence, embedding only new text.
+    The vectors are files in `scratch` (see `index.vector_files`)."""
     by_id = {doc.id: doc for doc in documents}
     if previous is not None:  # its chunks are read by three steps below: parse them once
         previous = replace(previous, chunks=list(previous.chunks))
@@ -192,9 +196,11 @@ def _assemble(
     with EntityJob([doc.text for doc in unannotated]) as entity_job:  # other processes, on a large corpus
         with phases.timed("embed"):
             cache = _vector_cache(previous, embedder) if previous and same_texts else {}
-            chunk_vectors, chunk_embedded = _vectors_for(chunk_texts, cache, embedder, progress, "chunks")
+            chunk_vectors, chunk_embedded = _vectors_for(
+                chunk_texts, cache, embedder, progress, "chunks", scratch / "chunks.f32"
+            )
             sentence_vectors, sentence_embedded = _vectors_for(
-                sentence_texts, cache, embedder, progress, "sentences"
+                sentence_texts, cache, embedder, progress, "sentences", scratch / "sentences.f32"
             )
         with phases.timed("entities (after embedding)"):
             entities.update(zip((doc.id for doc in unannotated), entity_job.result()))
@@ -203,7 +209,9 @@ def _assemble(
         lexical = _lexical_for(chunks, previous if same_texts else None)
         names = proper_terms([chunk.text for chunk in chunks])
     with phases.timed("embed multilingual"):
-        multilingual = _multilingual_vectors(settings, by_id, sentence_rows, previous, progress)
+        multilingual = _multilingual_vectors(
+            settings, by_id, sentence_rows, previous, progress, scratch / "sentences_xl.f32"
+        )
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
         version=new_version(),
@@ -282,7 +290,9 @@ def _lexical_for(chunks: list[Chunk], previous: Snapshot | None) -> BM25:
     return BM25.of_terms(terms)
 
 
-def _multilingual_vectors(settings, documents, sentence_rows, previous, progress) -> np.ndarray | None:
+def _multilingual_vectors(
+    settings, documents, sentence_rows, previous, progress, path: Path
+) -> np.ndarray | None:
     """Every sentence by the multilingual encoder (its bare text), reusing the previous snapshot's."""
     if not settings.multilingual:
         return None
@@ -293,7 +303,7 @@ def _multilingual_vectors(settings, documents, sentence_rows, previous, progress
         cache = {_text_key(t): previous.sentence_vectors_xl[row] for row, t in enumerate(old)}
     unknown = any(_text_key(t) not in cache for t in texts)
     encoder = multilingual_encoder() if unknown else None  # loading it takes seconds: only when needed
-    vectors, _ = _vectors_for(texts, cache, encoder, progress, "multilingual sentences")
+    vectors, _ = _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
     return vectors
 
 
@@ -314,30 +324,42 @@ def _vector_cache(previous: Snapshot, embedder: Embedder) -> dict[str, np.ndarra
     return cache
 
 
-def _vectors_for(texts, cache, embedder, progress, label) -> tuple[np.ndarray, int]:
-    """Vectors for `texts` in order: cached where the same text was embedded before."""
+def _vectors_for(texts, cache, embedder, progress, label, path: Path) -> tuple[np.ndarray, int]:
+    """Vectors for `texts` in order, written to `path` as they are found (see `index.vector_files`):
+    cached where the same text was embedded before, and cached from now on (rows of the file)."""
     keys = [_text_key(t) for t in texts]
-    first_row: dict[str, int] = {}
-    for row, key in enumerate(keys):
-        first_row.setdefault(key, row)
+    out = VectorFile(path, len(keys))
+    rows_of: dict[str, list[int]] = {}  # the texts to embed, each once, and where they go
+    for start in range(0, len(keys), COPY_BLOCK):
+        block = keys[start : start + COPY_BLOCK]
+        known = [cache.get(key) for key in block]
+        for row, key in enumerate(block, start):
+            if key not in cache:
+                rows_of.setdefault(key, []).append(row)
+        dimensions = {len(vector) for vector in known if vector is not None}
+        if dimensions:  # rows still to embed are written as zeros now, overwritten below
+            rows = np.zeros((len(block), dimensions.pop()), dtype=np.float32)
+            for i, vector in enumerate(known):
+                if vector is not None:
+                    rows[i] = vector
+            out.write(start, rows)
     # Longest first: each forward pass then holds texts of about one length, so little padding is
     # computed (on 2 cores, RealTime QA's texts embed 1.45x faster than in their own order).
-    missing = sorted(
-        (row for key, row in first_row.items() if key not in cache), key=lambda r: -len(texts[r])
-    )
+    missing = sorted(rows_of, key=lambda key: -len(texts[rows_of[key][0]]))
     step = PASSES_PER_CALL * embedder.batch_size if missing else 1  # no embedder when nothing is missing
     bar = _progress_bar(len(missing), step, label) if progress else None
     for start in range(0, len(missing), step):
         batch = missing[start : start + step]
-        for i, vector in zip(batch, embedder.embed([texts[i] for i in batch])):
-            cache[keys[i]] = vector
+        for key, vector in zip(batch, embedder.embed([texts[rows_of[key][0]] for key in batch])):
+            for row in rows_of[key]:
+                out.write(row, vector.reshape(1, -1))
         if bar:
             bar.update(len(batch))
     if bar:
         bar.close()
-    if not texts:  # an empty corpus: nothing to embed, and no dimension to learn it from
-        return np.zeros((0, 0), dtype=np.float32), 0
-    return np.stack([cache[k] for k in keys]).astype(np.float32), len(missing)
+    vectors = out.finish()
+    cache.update((key, vectors[rows[0]]) for key, rows in rows_of.items())
+    return vectors, len(missing)
 
 
 def _progress_bar(total: int, step: int, label: str):

@@ -25,6 +25,7 @@ from index.places import CITIES_FILE, cities_of, city_table
 from index.retriever import LiveIndex
 from index.sources import load_documents, source_hashes
 from index.store import current_version, load_snapshot
+from index.vector_files import SCRATCH_PREFIX, VectorFile
 from tests.conftest import PROJECT, SEED_SOURCES
 
 NEW_SOURCE = """Canberra update
@@ -702,10 +703,49 @@ def test_a_build_clears_what_a_killed_build_left_half_written(fresh_build: Build
     dead = fresh_build.index_dir / "versions" / ".staging-20250101T000000-1-000001"
     dead.mkdir()
     (dead / "chunk_vectors.npy").write_bytes(b"\0" * 10_000)
+    vectors_left = fresh_build.index_dir / f"{SCRATCH_PREFIX}1"  # a killed build's vector files
+    vectors_left.mkdir()
+    (vectors_left / "sentences.f32").write_bytes(b"\0" * 10_000)
     (fresh_build.sources_dir / "new.txt").write_text("A new note about frigates.\n", encoding="utf-8")
     rebuild(fresh_build, embedder)
-    assert not dead.exists()
+    assert not dead.exists() and not vectors_left.exists()
+    assert not list(fresh_build.index_dir.glob(SCRATCH_PREFIX + "*"))  # its own are gone too
     assert "new.txt" in load_snapshot(fresh_build.index_dir).documents
+
+
+@pytest.mark.unit
+def test_vectors_written_in_any_order_read_back_in_row_order(tmp_path):
+    (tmp_path / "scratch").mkdir()
+    vectors = np.arange(20, dtype=np.float32).reshape(5, 4)
+    out = VectorFile(tmp_path / "scratch" / "v.f32", rows=5)
+    out.write(3, vectors[3:])
+    out.write(0, vectors[:2])
+    out.write(2, vectors[2:3])
+    assert np.array_equal(out.finish(), vectors)
+    assert VectorFile(tmp_path / "scratch" / "none.f32", rows=0).finish().shape == (0, 0)
+
+
+@pytest.mark.unit
+def test_a_vector_file_on_a_full_disk_is_a_write_failure_not_a_crash(tmp_path):
+    """A file size limit makes `pwrite` fail as a full disk does (EFBIG instead of ENOSPC)."""
+    script = f"""
+import resource, signal, sys
+import numpy as np
+from pathlib import Path
+from index.errors import IndexWriteFailed
+from index.vector_files import VectorFile
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+out = VectorFile(Path({str(tmp_path / "scratch" / "v.f32")!r}), rows=100)
+try:
+    out.write(0, np.ones((100, 384), dtype=np.float32))
+except IndexWriteFailed as exc:
+    print(exc)
+"""
+    (tmp_path / "scratch").mkdir()
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.stdout.startswith(f"could not write the index in {tmp_path} (File too large)")
 
 
 @pytest.mark.unit
