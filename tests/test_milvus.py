@@ -189,10 +189,13 @@ def test_a_build_that_died_before_switching_leaves_the_served_index_whole(milvus
     # What a build killed halfway leaves: rows of a new document written, the switch not made.
     (milvus_fresh.sources_dir / "frigates.txt").write_text(NEW_SOURCE, encoding="utf-8")
     from index.build import Phases, _assemble
+    from index.vector_files import scratch_folder
 
-    unfinished, _ = _assemble(milvus_fresh, embedder, _documents(milvus_fresh), served, False, Phases())
-    store._create_collections(unfinished)
-    store._write_documents(unfinished, document_keys(unfinished.manifest), {"frigates.txt"})
+    with scratch_folder(milvus_fresh.index_dir) as scratch:
+        documents = _documents(milvus_fresh)
+        unfinished, _ = _assemble(milvus_fresh, embedder, documents, served, False, Phases(), scratch)
+        store._create_collections(unfinished)
+        store._write_documents(unfinished, document_keys(unfinished.manifest), {"frigates.txt"})
     assert store.current_version() == served.manifest.version
     live = Retriever(store.load(), embedder)
     assert "frigates.txt" not in live.snapshot.documents
