@@ -139,15 +139,18 @@ class Answerer:
                 followup.question, language, hits, vector, retriever
             )
             return Judged(hits, judgement, when, lambda candidate: frozenset(), False)
+        # A named past period needs no parse, and the parse (spaCy, in `bot.early`'s worker on a cold
+        # start) is waited for only after the search.
+        fresher = _fresher(read_question_time(followup.question, reference))
+        vector = retriever.embed_query(followup.search_text)
+        hits = retriever.search(
+            followup.search_text, k=k, vector=vector, published_by=reference, fresher=fresher
+        )
+        hits = [hit.model_copy(update={"chunk": retriever.widened(hit.chunk, PASSAGE_CHARS)}) for hit in hits]
         question = self.judge.read(followup.question, retriever, followup.topic)
         kinds, analysis = question.type_probabilities, question.analysis
         asks_when = analysis.wh == "when" or kinds.get("DATE", 0.0) >= ASKS_DATE
         when = read_question_time(followup.question, reference, analysis.present_tense)
-        vector = retriever.embed_query(followup.search_text)
-        hits = retriever.search(
-            followup.search_text, k=k, vector=vector, published_by=reference, fresher=_fresher(when)
-        )
-        hits = [hit.model_copy(update={"chunk": retriever.widened(hit.chunk, PASSAGE_CHARS)}) for hit in hits]
         judgement = self.judge.judge(question, hits, vector, retriever)
         values = lambda candidate: answer_values(candidate, analysis.entity_texts, kinds)  # noqa: E731
         return Judged(hits, judgement, when, values, asks_when)
