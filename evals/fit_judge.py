@@ -99,7 +99,7 @@ def fit_judge(
         "rules_test": {
             "no floor": _rules_metrics(model, splits["test"], 0.0),
             f"floor {floor}": _rules_metrics(model, splits["test"], floor),
-        },  # fmt: skip
+        },
         "reliability_test": _reliability(model, splits["test"]),
     }
     _save(model, threshold, floor, about)
@@ -244,9 +244,10 @@ def _threshold(model: AnswerModel, rows: Rows) -> tuple[float, list[dict]]:
     return round(chosen, 4), curve
 
 
-def _rules_choice(model: AnswerModel, rows: Rows, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per question, under the "rules" policy with `floor` (`bot.judge.decision`): whether it
-    answers, and whether it answers with a first sentence that holds the answer."""
+def _rules_choice(model: AnswerModel, rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per question, under the "rules" policy (`bot.judge.decision`) without a floor: whether the
+    rules accept a sentence, whether the one they put first holds the answer, and the highest
+    probability the model gives a sentence they accept (the bot answers when it reaches the floor)."""
     p = model.probabilities(rows.features)
     accepted = rows.features[:, FEATURES.index("rule_answers")] > 0
     support = rows.features[:, FEATURES.index("rule_support")]
@@ -257,26 +258,27 @@ def _rules_choice(model: AnswerModel, rows: Rows, floor: float) -> tuple[np.ndar
         likeliest[q] = max(likeliest[q], p[i])
         if support[i] > best[q]:
             best[q], right[q] = support[i], bool(rows.labels[i])
-    answered = np.isfinite(best) & (likeliest >= floor)
-    return answered, right & answered
+    return np.isfinite(best), right, likeliest
 
 
 def _floor(model: AnswerModel, rows: Rows) -> float:
     """The highest of `FLOORS` that refuses at most `MAX_RIGHT_REFUSED` of the rules' right answers."""
-    right_without = _rules_choice(model, rows, 0.0)[1].sum()
+    accepts, right, likeliest = _rules_choice(model, rows)
+    right_without = (accepts & right).sum()
     chosen = 0.0
     for floor in FLOORS:
-        if _rules_choice(model, rows, float(floor))[1].sum() < (1 - MAX_RIGHT_REFUSED) * right_without:
+        if (accepts & right & (likeliest >= floor)).sum() < (1 - MAX_RIGHT_REFUSED) * right_without:
             break
         chosen = float(floor)
     return chosen
 
 
 def _rules_metrics(model: AnswerModel, rows: Rows, floor: float) -> dict:
-    answered, right = _rules_choice(model, rows, floor)
+    accepts, right, likeliest = _rules_choice(model, rows)
+    answered = accepts & (likeliest >= floor)
     answerable = ~rows.impossible
     return {
-        "cited_sentence_has_answer": _ratio(right & answerable, answerable),
+        "cited_sentence_has_answer": _ratio(right & answered & answerable, answerable),
         "abstention_recall": _ratio(~answered & rows.impossible, rows.impossible),
         "false_abstention": _ratio(~answered & answerable, answerable),
     }

@@ -300,7 +300,8 @@ def _multilingual_vectors(
     cache = {}
     if previous is not None and previous.sentence_vectors_xl is not None:
         old = [previous.documents[d].text[s:e] for d, s, e in previous.sentence_rows]
-        cache = {_text_key(t): previous.sentence_vectors_xl[row] for row, t in enumerate(old)}
+        known = np.asarray(previous.sentence_vectors_xl)  # plain rows, as in `_vector_cache`
+        cache = {_text_key(t): known[row] for row, t in enumerate(old)}
     unknown = any(_text_key(t) not in cache for t in texts)
     encoder = multilingual_encoder() if unknown else None  # loading it takes seconds: only when needed
     vectors, _ = _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
