@@ -17,7 +17,7 @@ from index import entities
 from index.bm25 import BM25
 from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
-from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
+from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, is_exported, resolve_model_path
 from index.errors import IndexCorrupt
 from index.lexical import normalise, proper_terms, stem
 from index.models import Document
@@ -488,19 +488,44 @@ def test_stemming_gives_the_same_stems_from_many_threads():
 
 
 @pytest.mark.integration
-def test_onnx_query_encoder_gives_the_same_vectors(tmp_path, embedder):
+def test_the_int8_onnx_encoder_keeps_torchs_vectors_and_rankings(tmp_path, embedder):
     texts = [
         "Why did Albanese skip the NATO summit?",
+        "Albanese sent Defence Minister Richard Marles to the summit in his place.",
+        "South Korea spends about 2.8 percent of its GDP on defence.",
+        "The frigates were built in a shipyard in Ulsan.",
         "short",
         "A long passage about defence spending. " * 40,
     ]
     exporting = SentenceTransformerEmbedder(cache_dir=tmp_path)
-    reference = exporting.embed(texts)  # loads sentence-transformers, exports ONNX beside it
+    first = exporting.embed(texts)  # loads torch once to export, then embeds with the export
+    assert type(exporting._backend).__name__ == "OnnxBackend"
+    folder = tmp_path / "bundled_all-MiniLM-L6-v2"
+    assert is_exported(folder)
+    assert (folder / "model.onnx").stat().st_size < 30_000_000  # int8: a quarter of the 90 MB weights
+
     fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
     vectors = fast.embed(texts)
     assert type(fast._backend).__name__ == "OnnxBackend"
-    assert np.allclose(np.sum(vectors * reference, axis=1), 1.0, atol=1e-4)
-    assert np.allclose(np.sum(embedder.embed(texts) * vectors, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(np.sum(vectors * first, axis=1), 1.0, atol=1e-5)  # the same encoder each time
+    reference = embedder.embed(texts)  # torch, full precision
+    assert np.sum(vectors * reference, axis=1).min() > 0.97
+    # What a search sees: the question's scores move by hundredths at most, and its answer stays first.
+    scores, full_scores = vectors[1:] @ vectors[0], reference[1:] @ reference[0]
+    assert np.abs(scores - full_scores).max() < 0.02
+    assert scores.argmax() == full_scores.argmax() == 0
+
+
+@pytest.mark.integration
+def test_a_full_precision_export_from_before_is_exported_again(tmp_path):
+    folder = tmp_path / "bundled_all-MiniLM-L6-v2"
+    SentenceTransformerEmbedder(cache_dir=tmp_path).embed(["x"])
+    settings = json.loads((folder / "encoder.json").read_text())
+    del settings["weights"]  # as the full-precision exports of earlier versions were written
+    (folder / "encoder.json").write_text(json.dumps(settings))
+    assert not is_exported(folder)
+    SentenceTransformerEmbedder(cache_dir=tmp_path).embed(["x"])
+    assert is_exported(folder)
 
 
 @pytest.mark.e2e
