@@ -39,7 +39,7 @@ from index.retriever import LiveIndex
 SEED = 0
 TOP_K = 10
 MAX_FALSE_ABSTENTION = 0.15
-MAX_RIGHT_REFUSED = 0.005
+MAX_RIGHT_REFUSED = 0.0025  # 0.5% (floor 0.014) lost a seed answer in the fault suite
 FLOORS = np.round(np.arange(0.0, 0.1001, 0.001), 3)  # the floors tried, lowest first
 SPLITS = {0: "fit", 1: "fit", 2: "calibrate", 3: "test"}
 # Our own eval sets over the seed sources join SQuAD: the main set is fitted on (each case counted
