@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import NamedTuple
 
 from bot.errors import BadQuestion
@@ -28,6 +29,7 @@ from bot.generative import (
 from bot.judge.candidates import Candidate
 from bot.judge.decision import Judgement
 from bot.judge.judge import Judge
+from bot.judge.reader import load_reader
 from bot.language import ENGLISH, detect
 from bot.messages import say, say_date
 from bot.models import Answer, Citation, Passage
@@ -60,13 +62,15 @@ DEFAULT_TOP_K = 10  # passages retrieved and judged per question
 # 0.79 -> 0.85; see the README). Ranking stays on the smaller chunks, whose vectors are sharper.
 PASSAGE_CHARS = 800
 DEFAULT_MAX_QUESTION_CHARS = 1000
+DEFAULT_READER_DIR = Path(".ragbot/reader")  # a cache: the reader's export (see `bot.judge.reader`)
 
 
 @dataclass(frozen=True)
 class AnswerOptions:
     top_k: int = DEFAULT_TOP_K
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
-    judge: str = "rules"  # the decision policy, see `bot.judge.decision`
+    judge: str = "reader"  # the decision policy, see `bot.judge.decision`
+    reader_dir: Path = DEFAULT_READER_DIR  # where the reader is exported to, once (`bot.judge.reader`)
     as_of: date | None = None  # the reference date ("now") of every question; None: the day it is asked
 
 
@@ -95,7 +99,8 @@ class Answerer:
         self.live_index = live_index
         self.options = options
         self.generator = generator
-        self.judge = Judge(live_index.embedder, options.judge)
+        reader_dir = options.reader_dir
+        self.judge = Judge(live_index.embedder, options.judge, reader=lambda: load_reader(reader_dir))
 
     def answer(self, question: str, previous: str | None = None, as_of: date | None = None) -> Answer:
         """Answer `question`; `previous` is the last resolved question of the conversation, if any;

@@ -13,24 +13,30 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.answering import DEFAULT_MAX_QUESTION_CHARS, DEFAULT_TOP_K, AnswerOptions
+from bot.answering import DEFAULT_MAX_QUESTION_CHARS, DEFAULT_READER_DIR, DEFAULT_TOP_K, AnswerOptions
 
 
 class AnswerSettings(BaseSettings):
-    """`RAGBOT_TOP_K`, `RAGBOT_MAX_QUESTION_CHARS`, `RAGBOT_JUDGE` (rules | model), `RAGBOT_AS_OF`."""
+    """`RAGBOT_TOP_K`, `RAGBOT_MAX_QUESTION_CHARS`, `RAGBOT_JUDGE` (reader | rules | model), `RAGBOT_AS_OF`,
+    `RAGBOT_READER_DIR`."""
 
     model_config = SettingsConfigDict(env_prefix="RAGBOT_", env_file=".env", extra="ignore")
 
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=50)
     max_question_chars: int = Field(DEFAULT_MAX_QUESTION_CHARS, ge=10)
-    judge: Literal["rules", "model"] = "rules"
+    judge: Literal["reader", "rules", "model"] = "reader"
+    reader_dir: Path = Field(DEFAULT_READER_DIR, description="where the reader is exported to, once")
     as_of: date | None = Field(
         None, description='the day taken as "now"; unset: the day each question is asked'
     )
 
     def options(self) -> AnswerOptions:
         return AnswerOptions(
-            top_k=self.top_k, max_question_chars=self.max_question_chars, judge=self.judge, as_of=self.as_of
+            top_k=self.top_k,
+            max_question_chars=self.max_question_chars,
+            judge=self.judge,
+            reader_dir=self.reader_dir,
+            as_of=self.as_of,
         )
 
 

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     judge.add_argument("--questions", type=int, default=4000, help="questions sampled (seeded)")
     judge.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the SQuAD index is built")
     judge.set_defaults(run=run_fit_judge)
+    reader = commands.add_parser("fit-reader", help="fit the reader (a cross-encoder) on SQuAD 1.1 train")
+    reader.add_argument("--questions", type=int, default=12_000, help="questions sampled (seeded)")
+    reader.add_argument("--held-out-questions", type=int, default=1000)
+    reader.add_argument("--batch", type=int, default=32)
+    reader.add_argument("--learning-rate", type=float, default=1e-3)
+    reader.set_defaults(run=run_fit_reader)
     crosslingual = commands.add_parser(
         "fit-crosslingual", help="fit the judge for questions in other languages (multilingual-fit.jsonl)"
     )
@@ -201,6 +207,16 @@ def run_fit_judge(args: argparse.Namespace, settings: AppSettings) -> int:
     sources = settings.index.sources_dir
     about = fit_judge(data, sources, args.out / "fit-judge", embedder, chunking, args.questions)
     print(json.dumps(about, indent=1))
+    return 0
+
+
+def run_fit_reader(args: argparse.Namespace, settings: AppSettings) -> int:
+    from evals.fit_reader import fit
+
+    datasets = EvalSettings().datasets_dir
+    if not (datasets / "squad11-train-explorer").exists():
+        raise EvalError(f"no SQuAD 1.1 train under {datasets}: set RAGBOT_DATASETS_DIR")
+    fit(datasets, args.questions, args.held_out_questions, args.batch, args.learning_rate)
     return 0
 
 

@@ -195,8 +195,6 @@ def _dimension(model: Any) -> int:
 
 def export_onnx(model, folder: Path) -> None:
     """Write the transformer as int8 ONNX plus its tokenizer and pooling settings into `folder`."""
-    import torch
-
     transformer, pooling = model[0], model[1]
     mean = getattr(pooling, "pooling_mode", None) == "mean" or getattr(
         pooling, "pooling_mode_mean_tokens", False
@@ -207,25 +205,9 @@ def export_onnx(model, folder: Path) -> None:
     if not tokenizer_file.exists():
         raise ValueError("no tokenizer.json beside the model")
 
-    class Encoder(torch.nn.Module):
-        def __init__(self, inner) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-
     staging = folder.with_name(folder.name + ".staging")
     staging.mkdir(parents=True, exist_ok=True)
-    sample = model.tokenizer(["an example"], return_tensors="pt")
-    axes = {0: "batch", 1: "tokens"}
-    with warnings.catch_warnings():  # the tracer's notes are for exporter authors, not our users
-        warnings.simplefilter("ignore")
-        _export(Encoder(transformer.auto_model).eval(), sample, staging / "full.onnx", axes)
-    _quantize(staging / "full.onnx", staging / "model.onnx")
-    (staging / "full.onnx").unlink()
+    export_int8(transformer.auto_model, model.tokenizer(["an example"], return_tensors="pt"), staging)
     (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
     settings = {
         "max_seq_length": model.max_seq_length,
@@ -238,6 +220,27 @@ def export_onnx(model, folder: Path) -> None:
 
         shutil.rmtree(folder)
     os.rename(staging, folder)
+
+
+def export_int8(transformer, sample, folder: Path) -> None:
+    """Write a transformers encoder (token ids -> hidden states) as int8 ONNX, `folder/model.onnx`."""
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    with warnings.catch_warnings():  # the tracer's notes are for exporter authors, not our users
+        warnings.simplefilter("ignore")
+        _export(Encoder(transformer).eval(), sample, folder / "full.onnx", {0: "batch", 1: "tokens"})
+    _quantize(folder / "full.onnx", folder / "model.onnx")
+    (folder / "full.onnx").unlink()
 
 
 def _export(encoder, sample, path: Path, axes: dict) -> None:

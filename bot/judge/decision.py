@@ -1,8 +1,12 @@
 """From the features and the model's probabilities to a decision: answer with the best sentences, or
 abstain and say why, in counts by reason, so a refusal can be read without the model.
 
-Two policies (`RAGBOT_JUDGE`):
-- "rules" (the default): a sentence answers when the hand-written rules accept it (`rule_answers`),
+Three policies (`RAGBOT_JUDGE`):
+- "reader" (the default): the rules' first `READ_TOP` candidates are read by the reader, a
+  cross-encoder that reads question and sentence together (`bot.judge.reader`). Of those the rules'
+  vetoes let through, the one the reader finds likeliest to answer comes first, and the answer is
+  refused when even that one is below the reader's fitted floor, or below the model's floor.
+- "rules": a sentence answers when the hand-written rules accept it (`rule_answers`),
   ranked by their support score, unless the model gives every sentence they accept less than its
   fitted floor (a probability the rules' right answers almost never have); the model's calibrated
   probability is reported as confidence.
@@ -21,8 +25,9 @@ import numpy as np
 from bot.judge.candidates import Candidate
 from bot.judge.features import FEATURES
 
-POLICIES = ("rules", "model")
-KEEP_WITHIN = {"rules": 0.12, "model": 0.15}  # further sentences must score this close to the best
+POLICIES = ("reader", "rules", "model")
+KEEP_WITHIN = {"reader": 0.15, "rules": 0.12, "model": 0.15}  # further sentences must score this close
+READ_TOP = 12  # candidates the reader reads, in the rules' order: each is a pass of the cross-encoder
 ANSWER_BONUS = 0.2  # "rules": a sentence the rules accept ranks its passage above those they refuse
 REASONS_OF_TOP = 10  # refusal reasons are counted over the best candidates
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
@@ -32,6 +37,7 @@ WRONG_KIND = "holds no answer of the kind asked for"
 OFF_TOPIC = "is not about what was asked"
 NOTHING_ASKED = "the question has nothing to look for"
 UNLIKELY = "the fitted model finds it very unlikely to answer"
+NOT_READ_AS_ANSWER = "the reader finds it does not answer the question"
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,16 @@ def decide(
     threshold: float,
     policy: str,
     floor: float = 0.0,
+    reads: np.ndarray | None = None,
+    reader_floor: float = 0.0,
 ) -> Judgement:
-    """`threshold`: the "model" policy's; `floor`: the "rules" policy's (see the module docstring)."""
+    """`threshold`: the "model" policy's; `floor`: the "rules" and "reader" policies'; `reads`: the
+    reader's probabilities (NaN where it did not read), with `reader_floor` (see the module docstring)."""
     if not found:
         return Judgement([], [], 0.0, Counter({NOTHING_ASKED: 1}))
+    if policy == "reader":
+        assert reads is not None, "the reader policy needs the reader's probabilities"
+        return _decide_by_reader(found, rows, probabilities, threshold, floor, reads, reader_floor)
     if policy == "rules":
         accepted = rows[:, _COLUMN["rule_answers"]] > 0
         scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * accepted
@@ -78,6 +90,39 @@ def decide(
     evidence = [found[i] for i in answering if scores[i] >= best - KEEP_WITHIN[policy]]
     probable = [found[i] for i in answering if probabilities[i] >= threshold]
     return Judgement(ranked, evidence, float(probabilities[answering[0]]), probable=probable)
+
+
+def rules_order(rows: np.ndarray) -> np.ndarray:
+    """Candidates by the rules' score, best first: those they accept, then by their support."""
+    scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * (rows[:, _COLUMN["rule_answers"]] > 0)
+    return np.argsort(-scores, kind="stable")
+
+
+def readable(rows: np.ndarray) -> np.ndarray:
+    """Candidates the reader may choose: every name the question uses is in the sentence's section,
+    and it asks about nothing the sources never mention (the rules' vetoes that the reader, reading
+    one sentence, cannot see)."""
+    return (rows[:, _COLUMN["entities_found"]] > 0) & (rows[:, _COLUMN["unknown_noun"]] == 0)
+
+
+def _decide_by_reader(found, rows, probabilities, threshold, floor, reads, reader_floor) -> Judgement:
+    order = rules_order(rows)
+    scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * (rows[:, _COLUMN["rule_answers"]] > 0)
+    ranked = [(found[i], float(scores[i])) for i in order]
+    eligible = readable(rows) & ~np.isnan(reads)
+    if not eligible.any():
+        reasons = Counter(refusal_reason(rows[i]) for i in order[:REASONS_OF_TOP])
+        return Judgement(ranked, [], float(probabilities.max()), reasons)
+    by_reader = sorted(np.flatnonzero(eligible), key=lambda i: -reads[i])
+    best = by_reader[0]
+    if probabilities[eligible].max() < floor:
+        return Judgement(ranked, [], float(probabilities.max()), Counter({UNLIKELY: len(by_reader)}))
+    if reads[best] < reader_floor:
+        refused = Counter({NOT_READ_AS_ANSWER: len(by_reader)})
+        return Judgement(ranked, [], float(probabilities.max()), refused)
+    evidence = [found[i] for i in by_reader if reads[i] >= reads[best] - KEEP_WITHIN["reader"]]
+    probable = [found[i] for i in by_reader if probabilities[i] >= threshold and found[i] in evidence]
+    return Judgement(ranked, evidence, float(probabilities[best]), probable=probable)
 
 
 def refusal_reason(row: np.ndarray) -> str:

@@ -50,6 +50,7 @@ class Question:
     analysis: QuestionAnalysis
     profile: signals.QuestionProfile
     type_probabilities: dict[str, float]  # answer label -> probability
+    text: str = ""  # the question as asked (the reader reads it)
 
 
 def feature_matrix(question: Question, found: list[Candidate], vector: np.ndarray, retriever: Retriever):

@@ -1,0 +1,76 @@
+"""The reader: its training pairs, its shipped adapters, and the exported cross-encoder's scores."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from bot.judge.reader import READER_FILE, load_reader, reader_folder
+from evals.fit_reader import _question_pairs, _sentences
+
+CONTEXT = (
+    "The summit was held in The Hague in June. Australia's prime minister did not attend. "
+    "Instead the government sent Defence Minister Richard Marles, who met allied ministers there. "
+    "Marles said the alliance mattered."
+)
+QUESTION = {"question": "Who did Australia send to the summit?", "answers": [{"text": "Richard Marles",
+            "answer_start": CONTEXT.index("Richard Marles")}]}  # fmt: skip
+
+
+@pytest.mark.unit
+def test_the_sentence_holding_the_answer_is_the_one_positive():
+    sentences = [_sentences(CONTEXT), _sentences("Other paragraph. The summit ended on a Friday.")]
+    pairs = _question_pairs(0, 0, sentences, QUESTION, random.Random(0))
+    positives = [p.sentence for p in pairs if p.label == 1.0]
+    assert positives == [
+        "Instead the government sent Defence Minister Richard Marles, who met allied ministers there."
+    ]
+    negatives = [p.sentence for p in pairs if p.label == 0.0]
+    assert "Marles said the alliance mattered." in negatives  # names Marles, but not the answer span
+    assert "The summit ended on a Friday." in negatives  # the other paragraph's most overlapping one
+    assert all("Richard Marles" not in n for n in negatives)
+
+
+@pytest.mark.unit
+def test_the_shipped_reader_is_small_and_says_how_it_was_fitted():
+    assert READER_FILE.stat().st_size < 3_000_000
+    about = __import__("json").loads(np.load(READER_FILE)["about"].tobytes())
+    held_out = about["held_out"]
+    # Fitted on other articles than it is measured on, and better there than the bi-encoder's cosine.
+    assert held_out["reader"]["answer_first"] > held_out["cosine"]["answer_first"]
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory):
+    return load_reader(tmp_path_factory.mktemp("reader"))
+
+
+@pytest.mark.integration
+def test_the_reader_prefers_the_sentence_that_answers_over_ones_on_the_topic(reader):
+    scores = reader.scores(
+        "Who did Australia send to the NATO summit instead of the prime minister?",
+        [
+            "Australia's prime minister did not attend the NATO summit in The Hague.",
+            "Instead the government sent Defence Minister Richard Marles.",
+            "The NATO summit agreed to raise defence spending to 5% of GDP.",
+        ],
+    )
+    assert scores.shape == (3,)
+    assert int(np.argmax(scores)) == 1
+
+
+@pytest.mark.integration
+def test_the_export_is_made_once_and_named_by_the_weights(reader, tmp_path):
+    folder = reader_folder(tmp_path)
+    assert folder.name.startswith("reader-") and not folder.exists()
+    load_reader(tmp_path)
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    again = load_reader(tmp_path)  # exported already: only opened
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp
+    np.testing.assert_allclose(
+        again.scores("Who won?", ["The Lakers won the final."]),
+        reader.scores("Who won?", ["The Lakers won the final."]),
+        rtol=1e-5,
+    )
