@@ -69,7 +69,7 @@ DEFAULT_READER_DIR = Path(".ragbot/reader")  # a cache: the reader's export (see
 class AnswerOptions:
     top_k: int = DEFAULT_TOP_K
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
-    judge: str = "reader"  # the decision policy, see `bot.judge.decision`
+    judge: str = "rules"  # the decision policy, see `bot.judge.decision`
     reader_dir: Path = DEFAULT_READER_DIR  # where the reader is exported to, once (`bot.judge.reader`)
     as_of: date | None = None  # the reference date ("now") of every question; None: the day it is asked
 

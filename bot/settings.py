@@ -24,7 +24,7 @@ class AnswerSettings(BaseSettings):
 
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=50)
     max_question_chars: int = Field(DEFAULT_MAX_QUESTION_CHARS, ge=10)
-    judge: Literal["reader", "rules", "model"] = "reader"
+    judge: Literal["rules", "model", "reader"] = "rules"
     reader_dir: Path = Field(DEFAULT_READER_DIR, description="where the reader is exported to, once")
     as_of: date | None = Field(
         None, description='the day taken as "now"; unset: the day each question is asked'

@@ -8,7 +8,9 @@ threshold, 3 is only reported. The threshold is the highest that still answers a
 `MAX_FALSE_ABSTENTION` of the answerable questions of the calibration articles: the most
 unanswerable questions refused for a stated cost in answerable ones. The "rules" policy's floor is
 chosen there too: the highest probability below which a sentence the rules accept is refused that
-costs at most `MAX_RIGHT_REFUSED` of the rules' right answers.
+costs at most `MAX_RIGHT_REFUSED` of the rules' right answers. So is the "reader" policy's floor:
+the highest reader probability below which its best sentence is refused that costs at most
+`MAX_RIGHT_REFUSED_BY_READER` of the reader's right answers.
 
 Our own eval sets over the seed sources join in (`EVAL_SETS`): the main set is fitted on, the first
 held-out set calibrates, and `evals/heldout2.jsonl` stays out of fitting altogether, as does

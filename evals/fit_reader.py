@@ -235,6 +235,23 @@ def save(model, path: Path, about: dict) -> None:
     np.savez_compressed(path, **arrays)
 
 
+def load_fitted(path: Path = READER_FILE):
+    """The fitted reader as a torch model (base weights plus the saved adapters and head)."""
+    import torch
+
+    from index.embedding import DEFAULT_MODEL, resolve_model_path
+
+    model = build_model(resolve_model_path(DEFAULT_MODEL))
+    fitted = np.load(path)
+    state = {
+        name: torch.from_numpy(fitted[name].astype(np.float32)) for name in fitted.files if name != "about"
+    }
+    missing = set(state) - {name for name, _ in model.named_parameters()}
+    assert not missing, f"{path} holds weights this model does not have: {sorted(missing)[:3]}"
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
 def fit(
     datasets_dir: Path,
     questions: int,

@@ -12,7 +12,15 @@ from bot.errors import BadQuestion
 from bot.followup import main_subject, resolve_followup
 from bot.judge.answer_types import NONE, AnswerTypes
 from bot.judge.candidates import Candidate
-from bot.judge.decision import OFF_TOPIC, UNKNOWN, UNLIKELY, WRONG_KIND, decide, refusal_reason
+from bot.judge.decision import (
+    NOT_READ_AS_ANSWER,
+    OFF_TOPIC,
+    UNKNOWN,
+    UNLIKELY,
+    WRONG_KIND,
+    decide,
+    refusal_reason,
+)
 from bot.judge.features import FEATURES, new_entity_labels, type_match
 from bot.judge.model import AnswerModel
 from bot.judge.question import QuestionAnalysis
@@ -203,6 +211,24 @@ def test_the_rules_policy_refuses_what_the_model_all_but_rules_out_and_says_so()
     refused = decide(found, rows, np.array([0.001, 0.004]), threshold=0.9, policy="rules", floor=0.01)
     assert not refused.answers and refused.reasons == {UNLIKELY: 2}
     assert decide(found, rows, np.array([0.001, 0.004]), threshold=0.9, policy="rules").answers
+
+
+def test_the_reader_policy_quotes_what_the_reader_finds_likeliest_among_what_the_vetoes_let_through():
+    found = [_candidate("a"), _candidate("b"), _candidate("c"), _candidate("d")]
+    rows = np.stack([
+        _row(rule_support=0.9, rule_answers=1.0),
+        _row(rule_support=0.5),
+        _row(rule_support=0.4, entities_found=0.0),  # a name of the question is not in its section
+        _row(rule_support=0.3),
+    ])  # fmt: skip
+    reads = np.array([0.3, 0.8, 0.95, np.nan])  # the last was not read
+    judgement = decide(found, rows, np.array([0.5, 0.4, 0.3, 0.2]), 0.9, "reader", 0.01, reads, 0.2)
+    assert judgement.evidence == [found[1]]  # 0.3 is more than KEEP_WITHIN below 0.8; c is vetoed
+    assert judgement.ranked[0][0] is found[0]  # passages are still ranked by the rules' score
+    refused = decide(found, rows, np.array([0.5, 0.4, 0.3, 0.2]), 0.9, "reader", 0.01, reads, 0.85)
+    assert not refused.answers and refused.reasons == {NOT_READ_AS_ANSWER: 2}
+    unlikely = decide(found, rows, np.array([0.001, 0.004, 0.3, 0.2]), 0.9, "reader", 0.01, reads, 0.2)
+    assert not unlikely.answers and unlikely.reasons == {UNLIKELY: 2}
 
 
 def test_exported_trees_are_walked_like_scikit_learn_walks_them():

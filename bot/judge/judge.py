@@ -29,7 +29,7 @@ class Judge:
     def __init__(
         self,
         embedder,
-        policy: str = "reader",
+        policy: str = "rules",
         model: AnswerModel | None = None,
         reader: Callable[[], Reader] | None = None,
     ) -> None:
