@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     reader.add_argument("--held-out-questions", type=int, default=1000)
     reader.add_argument("--batch", type=int, default=32)
     reader.add_argument("--learning-rate", type=float, default=1e-3)
+    reader.add_argument(
+        "--context", action="store_true", help="read each sentence after its title and the one before"
+    )
+    reader.add_argument("--out", type=Path, default=None, help="default: bot/judge/reader.npz")
     reader.set_defaults(run=run_fit_reader)
     crosslingual = commands.add_parser(
         "fit-crosslingual", help="fit the judge for questions in other languages (multilingual-fit.jsonl)"
@@ -216,7 +220,10 @@ def run_fit_reader(args: argparse.Namespace, settings: AppSettings) -> int:
     datasets = EvalSettings().datasets_dir
     if not (datasets / "squad11-train-explorer").exists():
         raise EvalError(f"no SQuAD 1.1 train under {datasets}: set RAGBOT_DATASETS_DIR")
-    fit(datasets, args.questions, args.held_out_questions, args.batch, args.learning_rate)
+    from evals.fit_reader import READER_FILE
+
+    out = args.out or READER_FILE
+    fit(datasets, args.questions, args.held_out_questions, args.batch, args.learning_rate, out, args.context)
     return 0
 
 

@@ -8,9 +8,7 @@ threshold, 3 is only reported. The threshold is the highest that still answers a
 `MAX_FALSE_ABSTENTION` of the answerable questions of the calibration articles: the most
 unanswerable questions refused for a stated cost in answerable ones. The "rules" policy's floor is
 chosen there too: the highest probability below which a sentence the rules accept is refused that
-costs at most `MAX_RIGHT_REFUSED` of the rules' right answers. So is the "reader" policy's floor:
-the highest reader probability below which its best sentence is refused that costs at most
-`MAX_RIGHT_REFUSED_BY_READER` of the reader's right answers.
+costs at most `MAX_RIGHT_REFUSED` of the rules' right answers.
 
 Our own eval sets over the seed sources join in (`EVAL_SETS`): the main set is fitted on, the first
 held-out set calibrates, and `evals/heldout2.jsonl` stays out of fitting altogether, as does
@@ -24,16 +22,14 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bot.judge.decision import readable
 from bot.judge.features import FEATURES
 from bot.judge.judge import Judge, judged_rows
 from bot.judge.model import MODEL_FILE, AnswerModel, load_model
-from bot.judge.reader import load_reader
 from evals.dataset import EvalCase, load_cases
 from evals.squad import SquadQuestion, load_squad
 from index.build import BuildSettings, rebuild
@@ -45,8 +41,6 @@ TOP_K = 10
 MAX_FALSE_ABSTENTION = 0.15
 MAX_RIGHT_REFUSED = 0.0025  # 0.5% (floor 0.014) lost a seed answer in the fault suite
 FLOORS = np.round(np.arange(0.0, 0.1001, 0.001), 3)  # the floors tried, lowest first
-MAX_RIGHT_REFUSED_BY_READER = 0.05
-READER_FLOORS = np.round(np.arange(0.0, 0.951, 0.01), 2)
 SPLITS = {0: "fit", 1: "fit", 2: "calibrate", 3: "test"}
 # Our own eval sets over the seed sources join SQuAD: the main set is fitted on (each case counted
 # EVAL_SET_WEIGHT times, as it is far smaller), the first held-out set calibrates; heldout2 stays out.
@@ -62,7 +56,6 @@ class Rows:
     labels: np.ndarray
     question: np.ndarray
     impossible: np.ndarray  # per question
-    reads: np.ndarray  # the reader's probability per row; NaN where it does not read
 
     def __add__(self, other: Rows) -> Rows:
         return Rows(
@@ -70,7 +63,6 @@ class Rows:
             np.concatenate([self.labels, other.labels]),
             np.concatenate([self.question, other.question + len(self.impossible)]),
             np.concatenate([self.impossible, other.impossible]),
-            np.concatenate([self.reads, other.reads]),
         )
 
 
@@ -81,7 +73,7 @@ def fit_judge(
     random.Random(SEED).shuffle(sample)
     sample = sample[:questions]
     retriever = _retriever(work / "squad" / "sources", work / "squad" / "index", embedder, chunking)
-    judge = Judge(embedder, reader=lambda: load_reader(work / "reader"))
+    judge = Judge(embedder)
     started = time.perf_counter()
     splits = {name: _rows([q for q in sample if _split(q) == name], judge, retriever)
               for name in ("fit", "calibrate", "test")}  # fmt: skip
@@ -96,8 +88,6 @@ def fit_judge(
     model = candidates[kind]
     threshold, curve = _threshold(model, splits["calibrate"])
     floor = _floor(model, splits["calibrate"])
-    model = replace(model, floor=floor)
-    reader_floor = _reader_floor(model, splits["calibrate"])
     about = {
         "data": "SQuAD 2.0 dev half (CC BY-SA 4.0), articles by index mod 4: 0-1 fit, 2 calibrate, 3 test",
         "questions": {name: int(len(rows.impossible)) for name, rows in splits.items()},
@@ -110,14 +100,9 @@ def fit_judge(
             "no floor": _rules_metrics(model, splits["test"], 0.0),
             f"floor {floor}": _rules_metrics(model, splits["test"], floor),
         },
-        "max_right_refused_by_reader_floor": MAX_RIGHT_REFUSED_BY_READER,
-        "reader_test": {
-            "no floor": _reader_metrics(model, splits["test"], 0.0),
-            f"reader floor {reader_floor}": _reader_metrics(model, splits["test"], reader_floor),
-        },
         "reliability_test": _reliability(model, splits["test"]),
     }
-    _save(model, threshold, floor, reader_floor, about)
+    _save(model, threshold, floor, about)
     about["precision_coverage_calibration"] = curve
     return about
 
@@ -153,15 +138,11 @@ def _split(q: SquadQuestion) -> str:
 
 
 def _rows(questions: list[SquadQuestion], judge: Judge, retriever, is_gold=_holds_answer) -> Rows:
-    features, labels, owner, impossible, reads = [], [], [], [], []
+    features, labels, owner, impossible = [], [], [], []
     for n, q in enumerate(questions):
         vector = retriever.embed_query(q.question)
         hits = retriever.search(q.question, k=TOP_K, vector=vector)
-        question = judge.read(q.question, retriever)
-        found, rows = judged_rows(question, hits, vector, retriever)
-        read = judge.reads(question, found, rows)
-        assert read is not None, "fitting needs the reader"
-        reads.extend(read)
+        found, rows = judged_rows(judge.read(q.question, retriever), hits, vector, retriever)
         answers = [a.lower() for a in q.answers]
         for candidate, row in zip(found, rows):
             gold = candidate.hit.chunk.doc_id == q.paragraph and any(
@@ -171,9 +152,7 @@ def _rows(questions: list[SquadQuestion], judge: Judge, retriever, is_gold=_hold
             labels.append(int(gold and not q.impossible))
             owner.append(n)
         impossible.append(q.impossible)
-    return Rows(
-        np.asarray(features), np.asarray(labels), np.asarray(owner), np.asarray(impossible), np.asarray(reads)
-    )
+    return Rows(np.asarray(features), np.asarray(labels), np.asarray(owner), np.asarray(impossible))
 
 
 def _fit(kind: str, fit: Rows, calibrate: Rows) -> AnswerModel:
@@ -305,46 +284,6 @@ def _rules_metrics(model: AnswerModel, rows: Rows, floor: float) -> dict:
     }
 
 
-def _reader_choice(model: AnswerModel, rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per question, under the "reader" policy (`bot.judge.decision`) without the reader's floor:
-    whether it answers, whether its first sentence holds the answer, and the reader's probability
-    of that sentence (the bot answers when it reaches the floor)."""
-    p = model.probabilities(rows.features)
-    eligible = readable(rows.features) & ~np.isnan(rows.reads)
-    n = len(rows.impossible)
-    best, right, likeliest = np.full(n, -1.0), np.zeros(n, dtype=bool), np.zeros(n)
-    for i in np.flatnonzero(eligible):
-        q = rows.question[i]
-        likeliest[q] = max(likeliest[q], p[i])
-        if rows.reads[i] > best[q]:
-            best[q], right[q] = rows.reads[i], bool(rows.labels[i])
-    return (best >= 0) & (likeliest >= model.floor), right, best
-
-
-def _reader_floor(model: AnswerModel, rows: Rows) -> float:
-    """The highest of `READER_FLOORS` that refuses at most `MAX_RIGHT_REFUSED_BY_READER` of the
-    reader's right answers."""
-    answers, right, best = _reader_choice(model, rows)
-    right_without = (answers & right).sum()
-    chosen = 0.0
-    for floor in READER_FLOORS:
-        if (answers & right & (best >= floor)).sum() < (1 - MAX_RIGHT_REFUSED_BY_READER) * right_without:
-            break
-        chosen = float(floor)
-    return chosen
-
-
-def _reader_metrics(model: AnswerModel, rows: Rows, floor: float) -> dict:
-    answers, right, best = _reader_choice(model, rows)
-    answered = answers & (best >= floor)
-    answerable = ~rows.impossible
-    return {
-        "cited_sentence_has_answer": _ratio(right & answered & answerable, answerable),
-        "abstention_recall": _ratio(~answered & rows.impossible, rows.impossible),
-        "false_abstention": _ratio(~answered & answerable, answerable),
-    }
-
-
 def _reliability(model: AnswerModel, rows: Rows, bins: int = 10) -> list[dict]:
     """Predicted vs observed: per probability bin, the mean probability and the share that answered."""
     p = model.probabilities(rows.features)
@@ -359,7 +298,7 @@ def _reliability(model: AnswerModel, rows: Rows, bins: int = 10) -> list[dict]:
     return rows_out
 
 
-def _save(model: AnswerModel, threshold: float, floor: float, reader_floor: float, about: dict) -> None:
+def _save(model: AnswerModel, threshold: float, floor: float, about: dict) -> None:
     data = {
         "features": list(FEATURES),
         "kind": model.kind,
@@ -367,7 +306,6 @@ def _save(model: AnswerModel, threshold: float, floor: float, reader_floor: floa
         "calibration": list(model.calibration),
         "threshold": threshold,
         "floor": floor,
-        "reader_floor": reader_floor,
         "about": about,
     }
     MODEL_FILE.write_text(json.dumps(data) + "\n", encoding="utf-8")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.judge.reader import SENTENCE_MARK, in_context
 from index.chunking import split_sentences
 
 RANK = 16
@@ -66,13 +67,15 @@ def read_squad(path: Path) -> dict[int, list[dict]]:
 
 
 def pairs_of(
-    articles: dict[int, list[dict]], held_out: bool, questions: int, rng: random.Random
+    articles: dict[int, list[dict]], held_out: bool, questions: int, rng: random.Random, context: bool = False
 ) -> list[Pair]:
-    """Labelled pairs for up to `questions` questions of the training (or held-out) articles."""
+    """Labelled pairs for up to `questions` questions of the training (or held-out) articles; with
+    `context`, each sentence is read after its article's title and the sentence before it."""
     chosen = [a for a in sorted(articles) if (a % HELD_OUT_EVERY == 0) == held_out]
     items = []
     for article in chosen:
-        sentences = [_sentences(p["context"]) for p in articles[article]]
+        title = articles[article][0]["title"].replace("_", " ") if context else None
+        sentences = [_sentences(p["context"], title) for p in articles[article]]
         for index, paragraph in enumerate(articles[article]):
             for qa in paragraph["qas"]:
                 items.append((article, index, sentences, qa))
@@ -83,8 +86,14 @@ def pairs_of(
     return pairs
 
 
-def _sentences(context: str) -> list[tuple[int, int, str]]:
-    return [(s.start, s.end, context[s.start : s.end]) for s in split_sentences(context)]
+def _sentences(paragraph: str, title: str | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, text read) of each sentence; the text read is the sentence itself, or with a
+    `title` the sentence in its context (`bot.judge.reader.in_context`)."""
+    spans = split_sentences(paragraph)
+    texts = [paragraph[s.start : s.end] for s in spans]
+    if title is not None:
+        texts = [in_context(title, texts[i - 1] if i else "", text) for i, text in enumerate(texts)]
+    return [(s.start, s.end, text) for s, text in zip(spans, texts)]
 
 
 def _question_pairs(group, index, sentences, qa, rng: random.Random) -> list[Pair]:
@@ -94,15 +103,20 @@ def _question_pairs(group, index, sentences, qa, rng: random.Random) -> list[Pai
     positive = [s for s in own if s[0] <= start < s[1]]
     if not positive:
         return []
-    negatives = [s[2] for s in own if s is not positive[0] and text.lower() not in s[2].lower()]
+    negatives = [s[2] for s in own if s is not positive[0] and text.lower() not in _read(s[2]).lower()]
     rng.shuffle(negatives)
     pairs = [Pair(question, positive[0][2], 1.0, group)]
     pairs += [Pair(question, n, 0.0, group) for n in negatives[:SAME_PARAGRAPH_NEGATIVES]]
     others = [s[2] for i, para in enumerate(sentences) if i != index for s in para]
-    topical = _most_overlapping(question, [o for o in others if text.lower() not in o.lower()])
+    topical = _most_overlapping(question, [o for o in others if text.lower() not in _read(o).lower()])
     if topical:
         pairs.append(Pair(question, topical, 0.0, group))
     return pairs
+
+
+def _read(text: str) -> str:
+    """The sentence of a text read in context: what must hold the answer."""
+    return text.rpartition(SENTENCE_MARK)[2]
 
 
 def _most_overlapping(question: str, sentences: list[str]) -> str | None:
@@ -199,7 +213,7 @@ def cosine_scores(model_path: str, pairs: list[Pair]) -> np.ndarray:
 
     model = SentenceTransformer(model_path, device="cpu")
     questions = model.encode([p.question for p in pairs], normalize_embeddings=True, batch_size=64)
-    sentences = model.encode([p.sentence for p in pairs], normalize_embeddings=True, batch_size=64)
+    sentences = model.encode([_read(p.sentence) for p in pairs], normalize_embeddings=True, batch_size=64)
     return (questions * sentences).sum(axis=1)
 
 
@@ -259,6 +273,7 @@ def fit(
     batch: int,
     learning_rate: float,
     out: Path = READER_FILE,
+    context: bool = False,
 ) -> dict:
     import torch
 
@@ -267,8 +282,8 @@ def fit(
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
     articles = read_squad(datasets_dir / "squad11-train-explorer" / "squad11_train_paragraphs.jsonl")
-    training = pairs_of(articles, False, questions, rng)
-    held_out = pairs_of(articles, True, held_out_questions, rng)
+    training = pairs_of(articles, False, questions, rng, context)
+    held_out = pairs_of(articles, True, held_out_questions, rng, context)
     print(f"pairs: {len(training)} to fit ({questions} questions), {len(held_out)} held out", flush=True)
     model_path = resolve_model_path(DEFAULT_MODEL)
     tokenizer = tokenizer_for(model_path)
@@ -280,6 +295,7 @@ def fit(
     cosine = ranking_metrics(held_out, cosine_scores(model_path, held_out))
     about = {
         "data": "SQuAD 1.1 train, every 10th article held out",
+        "context": context,
         "questions": questions,
         "pairs": len(training),
         "batch": batch,

@@ -13,7 +13,6 @@ from bot.followup import main_subject, resolve_followup
 from bot.judge.answer_types import NONE, AnswerTypes
 from bot.judge.candidates import Candidate
 from bot.judge.decision import (
-    NOT_READ_AS_ANSWER,
     OFF_TOPIC,
     UNKNOWN,
     UNLIKELY,
@@ -222,12 +221,11 @@ def test_the_reader_policy_quotes_what_the_reader_finds_likeliest_among_what_the
         _row(rule_support=0.3),
     ])  # fmt: skip
     reads = np.array([0.3, 0.8, 0.95, np.nan])  # the last was not read
-    judgement = decide(found, rows, np.array([0.5, 0.4, 0.3, 0.2]), 0.9, "reader", 0.01, reads, 0.2)
+    judgement = decide(found, rows, np.array([0.5, 0.4, 0.3, 0.2]), 0.9, "reader", 0.01, reads)
     assert judgement.evidence == [found[1]]  # 0.3 is more than KEEP_WITHIN below 0.8; c is vetoed
     assert judgement.ranked[0][0] is found[0]  # passages are still ranked by the rules' score
-    refused = decide(found, rows, np.array([0.5, 0.4, 0.3, 0.2]), 0.9, "reader", 0.01, reads, 0.85)
-    assert not refused.answers and refused.reasons == {NOT_READ_AS_ANSWER: 2}
-    unlikely = decide(found, rows, np.array([0.001, 0.004, 0.3, 0.2]), 0.9, "reader", 0.01, reads, 0.2)
+    assert judgement.confidence == 0.4  # the model's calibrated probability of the sentence quoted
+    unlikely = decide(found, rows, np.array([0.001, 0.004, 0.3, 0.2]), 0.9, "reader", 0.01, reads)
     assert not unlikely.answers and unlikely.reasons == {UNLIKELY: 2}
 
 

@@ -4,8 +4,8 @@ abstain and say why, in counts by reason, so a refusal can be read without the m
 Three policies (`RAGBOT_JUDGE`):
 - "reader": the rules' first `READ_TOP` candidates are read by the reader, a
   cross-encoder that reads question and sentence together (`bot.judge.reader`). Of those the rules'
-  vetoes let through, the one the reader finds likeliest to answer comes first, and the answer is
-  refused when even that one is below the reader's fitted floor, or below the model's floor.
+  vetoes let through, the one the reader finds likeliest to answer comes first; the answer is
+  refused when the model gives every one of them less than its floor (as for "rules").
   It chooses the answering sentence far better on SQuAD, but not on news or the seed sets, and
   refuses less of what the sources cannot answer: see the README's numbers.
 - "rules" (the default): a sentence answers when the hand-written rules accept it (`rule_answers`),
@@ -39,7 +39,6 @@ WRONG_KIND = "holds no answer of the kind asked for"
 OFF_TOPIC = "is not about what was asked"
 NOTHING_ASKED = "the question has nothing to look for"
 UNLIKELY = "the fitted model finds it very unlikely to answer"
-NOT_READ_AS_ANSWER = "the reader finds it does not answer the question"
 
 
 @dataclass(frozen=True)
@@ -65,15 +64,14 @@ def decide(
     policy: str,
     floor: float = 0.0,
     reads: np.ndarray | None = None,
-    reader_floor: float = 0.0,
 ) -> Judgement:
     """`threshold`: the "model" policy's; `floor`: the "rules" and "reader" policies'; `reads`: the
-    reader's probabilities (NaN where it did not read), with `reader_floor` (see the module docstring)."""
+    reader's probabilities, NaN where it did not read (see the module docstring)."""
     if not found:
         return Judgement([], [], 0.0, Counter({NOTHING_ASKED: 1}))
     if policy == "reader":
         assert reads is not None, "the reader policy needs the reader's probabilities"
-        return _decide_by_reader(found, rows, probabilities, threshold, floor, reads, reader_floor)
+        return _decide_by_reader(found, rows, probabilities, threshold, floor, reads)
     if policy == "rules":
         accepted = rows[:, _COLUMN["rule_answers"]] > 0
         scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * accepted
@@ -107,7 +105,7 @@ def readable(rows: np.ndarray) -> np.ndarray:
     return (rows[:, _COLUMN["entities_found"]] > 0) & (rows[:, _COLUMN["unknown_noun"]] == 0)
 
 
-def _decide_by_reader(found, rows, probabilities, threshold, floor, reads, reader_floor) -> Judgement:
+def _decide_by_reader(found, rows, probabilities, threshold, floor, reads) -> Judgement:
     order = rules_order(rows)
     scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * (rows[:, _COLUMN["rule_answers"]] > 0)
     ranked = [(found[i], float(scores[i])) for i in order]
@@ -119,9 +117,6 @@ def _decide_by_reader(found, rows, probabilities, threshold, floor, reads, reade
     best = by_reader[0]
     if probabilities[eligible].max() < floor:
         return Judgement(ranked, [], float(probabilities.max()), Counter({UNLIKELY: len(by_reader)}))
-    if reads[best] < reader_floor:
-        refused = Counter({NOT_READ_AS_ANSWER: len(by_reader)})
-        return Judgement(ranked, [], float(probabilities.max()), refused)
     evidence = [found[i] for i in by_reader if reads[i] >= reads[best] - KEEP_WITHIN["reader"]]
     probable = [found[i] for i in by_reader if probabilities[i] >= threshold and found[i] in evidence]
     return Judgement(ranked, evidence, float(probabilities[best]), probable=probable)

@@ -29,7 +29,6 @@ class AnswerModel:
     calibration: tuple[float, float]  # Platt scaling: p = sigmoid(a * score + b)
     threshold: float = 0.5  # answer when the best sentence's probability reaches this
     floor: float = 0.0  # the "rules" policy: a sentence the rules accept must reach this probability
-    reader_floor: float = 0.0  # the "reader" policy: the reader's best sentence must reach this
     about: dict = field(default_factory=dict)  # how it was fitted and its held-out metrics
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
@@ -76,6 +75,5 @@ def load_model(path: Path = MODEL_FILE) -> AnswerModel:
         calibration,
         float(data["threshold"]),
         float(data.get("floor", 0.0)),
-        float(data.get("reader_floor", 0.0)),
         data["about"],
     )

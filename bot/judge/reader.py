@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 READER_FILE = Path(__file__).with_name("reader.npz")
 FILES = ("model.onnx", "tokenizer.json", "head.npy", "reader.json")
 _LOCK = threading.Lock()
+SENTENCE_MARK = " [SEP] "  # in a text read in context, the sentence judged follows this
+PREVIOUS_CHARS = 200  # of the sentence before, its end is kept: the reader reads at most 128 tokens
+
+
+def in_context(title: str, previous: str, sentence: str) -> str:
+    """A sentence as a reader fitted with context reads it: after its document's title and the
+    sentence before it, which often says who or what "it" or "the government" is."""
+    return f"{title}\n{previous[-PREVIOUS_CHARS:]}{SENTENCE_MARK}{sentence}"
 
 
 class Reader:
