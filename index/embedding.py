@@ -313,5 +313,10 @@ class OnnxBackend:
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[
             0
         ]
-        pooled = (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
+        pooled = mean_pool(hidden, mask)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The mean of each text's token vectors, padding left out."""
+    return (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)

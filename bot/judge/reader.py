@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.embedding import mean_pool
+
 log = logging.getLogger(__name__)
 
 READER_FILE = Path(__file__).with_name("reader.npz")
@@ -65,8 +67,7 @@ class Reader:
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
         hidden = self.session.run(None, inputs)[0]
-        pooled = (hidden * mask[..., None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
-        return (pooled @ self.weights + self.bias).astype(np.float32)
+        return (mean_pool(hidden, mask) @ self.weights + self.bias).astype(np.float32)
 
 
 def reader_folder(cache_dir: Path, weights: Path = READER_FILE) -> Path:
