@@ -510,8 +510,9 @@ def test_the_int8_onnx_encoder_keeps_torchs_vectors_and_rankings(tmp_path, embed
     assert np.allclose(np.sum(vectors * first, axis=1), 1.0, atol=1e-5)  # the same encoder each time
     reference = embedder.embed(texts)  # torch, full precision
     assert np.sum(vectors * reference, axis=1).min() > 0.97
-    # What a search sees: the question's scores move by a few hundredths at most (0.023 at most seen,
-    # on an AMD EPYC whose int8 kernels differ from the Intel machine's), and its answer stays first.
+    # What a search sees: the question's scores move by a few hundredths at most (0.023 seen on an AMD
+    # EPYC, whose int8 kernels round otherwise than the machine this was first measured on), and its
+    # answer stays first.
     scores, full_scores = vectors[1:] @ vectors[0], reference[1:] @ reference[0]
     assert np.abs(scores - full_scores).max() < 0.03
     assert scores.argmax() == full_scores.argmax() == 0
