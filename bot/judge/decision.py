@@ -73,8 +73,7 @@ def decide(
         assert reads is not None, "the reader policy needs the reader's probabilities"
         return _decide_by_reader(found, rows, probabilities, threshold, floor, reads)
     if policy == "rules":
-        accepted = rows[:, _COLUMN["rule_answers"]] > 0
-        scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * accepted
+        accepted, scores = rows[:, _COLUMN["rule_answers"]] > 0, _rules_scores(rows)
     else:
         accepted, scores = probabilities >= threshold, probabilities
     order = np.argsort(-scores, kind="stable")
@@ -94,8 +93,11 @@ def decide(
 
 def rules_order(rows: np.ndarray) -> np.ndarray:
     """Candidates by the rules' score, best first: those they accept, then by their support."""
-    scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * (rows[:, _COLUMN["rule_answers"]] > 0)
-    return np.argsort(-scores, kind="stable")
+    return np.argsort(-_rules_scores(rows), kind="stable")
+
+
+def _rules_scores(rows: np.ndarray) -> np.ndarray:
+    return rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * (rows[:, _COLUMN["rule_answers"]] > 0)
 
 
 def readable(rows: np.ndarray) -> np.ndarray:
@@ -106,8 +108,7 @@ def readable(rows: np.ndarray) -> np.ndarray:
 
 
 def _decide_by_reader(found, rows, probabilities, threshold, floor, reads) -> Judgement:
-    order = rules_order(rows)
-    scores = rows[:, _COLUMN["rule_support"]] + ANSWER_BONUS * (rows[:, _COLUMN["rule_answers"]] > 0)
+    order, scores = rules_order(rows), _rules_scores(rows)
     ranked = [(found[i], float(scores[i])) for i in order]
     eligible = readable(rows) & ~np.isnan(reads)
     if not eligible.any():
