@@ -28,6 +28,7 @@ import numpy as np
 
 from bot.judge.reader import SENTENCE_MARK, in_context
 from index.chunking import split_sentences
+from index.embedding import encoder_inputs
 
 RANK = 16
 ALPHA = 32
@@ -153,12 +154,7 @@ def tokenizer_for(model_path: str):
 
 
 def encode(tokenizer, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
-    encodings = tokenizer.encode_batch(pairs)
-    return {
-        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-    }
+    return encoder_inputs(tokenizer.encode_batch(pairs))
 
 
 def train(model, tokenizer, pairs: list[Pair], batch: int, learning_rate: float, log_every: int = 50) -> None:

@@ -280,7 +280,6 @@ class OnnxBackend:
     """The exported transformer under onnxruntime, with mean pooling and normalisation."""
 
     def __init__(self, folder: Path) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         settings = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
@@ -288,11 +287,7 @@ class OnnxBackend:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(settings["max_seq_length"]))
         self.tokenizer.enable_padding()
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(folder / "model.onnx")
 
     def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
         # Batch texts of similar length, as sentence-transformers does: less padding to compute.
@@ -306,15 +301,27 @@ class OnnxBackend:
         return result
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[
-            0
-        ]
-        pooled = mean_pool(hidden, mask)
+        inputs = encoder_inputs(self.tokenizer.encode_batch(texts))
+        pooled = mean_pool(self.session.run(None, inputs)[0], inputs["attention_mask"])
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def cpu_session(path: Path):
+    """An onnxruntime session on the CPU that logs only errors."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def encoder_inputs(encodings) -> dict[str, np.ndarray]:
+    """A BERT encoder's inputs from a tokenizer's padded encodings."""
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

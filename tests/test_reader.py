@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from datetime import date
@@ -40,7 +41,7 @@ def test_the_sentence_holding_the_answer_is_the_one_positive():
 @pytest.mark.unit
 def test_the_shipped_reader_is_small_and_says_how_it_was_fitted():
     assert READER_FILE.stat().st_size < 3_000_000
-    about = __import__("json").loads(np.load(READER_FILE)["about"].tobytes())
+    about = json.loads(np.load(READER_FILE)["about"].tobytes())
     held_out = about["held_out"]
     # Fitted on other articles than it is measured on, and better there than the bi-encoder's cosine.
     assert held_out["reader"]["answer_first"] > held_out["cosine"]["answer_first"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import mean_pool
+from index.embedding import cpu_session, encoder_inputs, mean_pool
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ class Reader:
     """Scores (question, sentence) pairs with the exported cross-encoder."""
 
     def __init__(self, folder: Path) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         settings = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
@@ -49,25 +48,15 @@ class Reader:
         self.tokenizer.enable_padding()
         head = np.load(folder / "head.npy")
         self.weights, self.bias = head[:-1].astype(np.float32), float(head[-1])
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(folder / "model.onnx")
 
     def scores(self, question: str, sentences: list[str]) -> np.ndarray:
         """A logit per sentence: higher means likelier to answer the question."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
-        encodings = self.tokenizer.encode_batch([(question, s) for s in sentences])
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        inputs = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": mask,
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        hidden = self.session.run(None, inputs)[0]
-        return (mean_pool(hidden, mask) @ self.weights + self.bias).astype(np.float32)
+        inputs = encoder_inputs(self.tokenizer.encode_batch([(question, s) for s in sentences]))
+        pooled = mean_pool(self.session.run(None, inputs)[0], inputs["attention_mask"])
+        return (pooled @ self.weights + self.bias).astype(np.float32)
 
 
 def reader_folder(cache_dir: Path, weights: Path = READER_FILE) -> Path:
@@ -88,7 +77,7 @@ def load_reader(cache_dir: Path, weights: Path = READER_FILE) -> Reader:
 
 def export_reader(weights: Path, folder: Path) -> None:
     """Merge the fitted adapters into the base model and write it as int8 ONNX into `folder`."""
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoTokenizer
 
     from index.embedding import DEFAULT_MODEL, export_int8, resolve_model_path
 
@@ -100,8 +89,6 @@ def export_reader(weights: Path, folder: Path) -> None:
     staging = folder.with_name(f"{folder.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    from transformers import AutoTokenizer
-
     sample = AutoTokenizer.from_pretrained(base)([("a question", "an answer")], return_tensors="pt")
     export_int8(encoder, sample, staging)
     shutil.copyfile(Path(base) / "tokenizer.json", staging / "tokenizer.json")
