@@ -17,7 +17,7 @@ from index.ann import choose_index_type
 from index.bm25 import BM25
 from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embedding import Embedder
-from index.entities import ANNOTATOR, EntityJob, EntitySpan
+from index.entities import ANNOTATION, EntityJob, EntitySpan
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.lexical import analyzer_fingerprint, normalise, proper_terms
 from index.milvus_store import MilvusStore, MilvusTarget
@@ -147,7 +147,9 @@ def _rebuild(
     removed = sorted(set(old_hashes) - set(new_hashes))
     updated = sorted(d for d in set(new_hashes) & set(old_hashes) if new_hashes[d] != old_hashes[d])
     same_encoders = previous is not None and previous.manifest.multilingual == wanted_multilingual(settings)
-    if previous and same_encoders and _cut_alike(previous) and not (added or removed or updated):
+    same_annotation = previous is not None and previous.manifest.annotator == ANNOTATION
+    unchanged = same_encoders and same_annotation and not (added or removed or updated)
+    if previous and unchanged and _cut_alike(previous):
         return _report(previous, documents, skipped, [], [], [], (0, 0), False, started, phases)
     with scratch_folder(settings.index_dir) as scratch:
         snapshot, embedded = _assemble(settings, embedder, documents, previous, progress, phases, scratch)
@@ -221,7 +223,7 @@ def _assemble(
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
         index_type=index_type,
-        annotator=ANNOTATOR,
+        annotator=ANNOTATION,
         multilingual=wanted_multilingual(settings),
         analyzer=analyzer_fingerprint(),
         chunker=CHUNKER_VERSION,
@@ -266,7 +268,7 @@ def _entities_known(
     documents: list[Document], previous: Snapshot | None
 ) -> tuple[dict[str, list[EntitySpan]], list[Document]]:
     """The previous snapshot's entity spans of the unchanged documents, and the documents to annotate."""
-    reusable = previous is not None and previous.manifest.annotator == ANNOTATOR
+    reusable = previous is not None and previous.manifest.annotator == ANNOTATION
     old = previous.entities if previous is not None and reusable else {}
     old_hashes = previous.manifest.documents if previous is not None else {}
     known = {d.id: old[d.id] for d in documents if d.id in old and old_hashes.get(d.id) == d.sha256}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from index.build import CURRENT_TEXTS, BuildSettings, open_store, texts_of, wanted_multilingual
+from index.build import ANNOTATION, CURRENT_TEXTS, BuildSettings, open_store, texts_of, wanted_multilingual
 from index.sources import source_hashes
 
 HASH_CACHE_FILE = "source-hashes.json"  # beside the index: see `index.sources.HashCache`
@@ -22,11 +22,17 @@ class IndexStatus(BaseModel):
     removed: list[str] = []
     multilingual_differs: bool = False  # RAGBOT_MULTILINGUAL changed since the build
     chunker_differs: bool = False  # this version of the project cuts or embeds chunks differently
+    annotator_differs: bool = False  # or finds their named entities differently
 
     @property
     def stale(self) -> bool:
         changed = (
-            self.added or self.updated or self.removed or self.multilingual_differs or self.chunker_differs
+            self.added
+            or self.updated
+            or self.removed
+            or self.multilingual_differs
+            or self.chunker_differs
+            or self.annotator_differs
         )
         return self.version is None or bool(changed)
 
@@ -48,4 +54,5 @@ def index_status(settings: BuildSettings) -> IndexStatus:
         removed=sorted(set(old) - set(now)),
         multilingual_differs=manifest.multilingual != wanted_multilingual(settings),
         chunker_differs=texts_of(manifest) != CURRENT_TEXTS,
+        annotator_differs=manifest.annotator != ANNOTATION,
     )

@@ -136,6 +136,14 @@ def test_torch_is_refused_only_to_the_thread_loading_spacy():
 
 
 @pytest.mark.integration
+def test_an_entity_never_runs_from_a_heading_into_the_paragraph_after_it():
+    text = "Early returns in Lakeside\n\nGraham Holt, a local businessman, won the mayoral election.\n"
+    (found,) = entities.find_entities([text])
+    assert all("\n" not in text[start:end] for start, end, _ in found)
+    assert (text.index("Graham"), text.index(", a local"), "PERSON") in found  # not "Lakeside Graham Holt"
+
+
+@pytest.mark.integration
 def test_entities_found_in_worker_processes_are_the_same_and_survive_a_killed_worker(monkeypatch, caplog):
     texts = [path.read_text(encoding="utf-8") for path in sorted(SEED_SOURCES.iterdir())] * 3
     serial = entities.find_entities(texts)
@@ -149,6 +157,23 @@ def test_entities_found_in_worker_processes_are_the_same_and_survive_a_killed_wo
         os.kill(next(iter(job._pool._processes)), signal.SIGKILL)  # type: ignore[union-attr]
         assert job.result() == serial  # found again in this process, nothing lost
     assert "worker processes failed" in caplog.text
+
+
+@pytest.mark.integration
+def test_an_index_whose_entities_were_found_otherwise_is_stale_and_annotated_again_without_embedding(
+    fresh_build: BuildSettings, embedder, monkeypatch
+):
+    from index import build, status
+
+    monkeypatch.setattr(build, "ANNOTATION", "an older way of finding entities")
+    rebuild(fresh_build, embedder)
+    monkeypatch.undo()
+    assert status.index_status(fresh_build).stale
+    again = rebuild(fresh_build, embedder)
+    assert (again.embedded_chunks, again.embedded_sentences) == (0, 0)
+    snapshot = load_snapshot(fresh_build.index_dir)
+    assert snapshot.manifest.annotator == entities.ANNOTATION and sum(map(len, snapshot.entities.values()))
+    assert not status.index_status(fresh_build).stale
 
 
 @pytest.mark.integration

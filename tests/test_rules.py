@@ -182,6 +182,7 @@ def test_each_refusal_says_why():
     assert refusal_reason(_row(answer_not_entity=0.1, type_match=0.1)) == WRONG_KIND
     assert refusal_reason(_row(answer_not_entity=0.1, type_match=0.8)) == OFF_TOPIC
     assert refusal_reason(_row(answer_not_entity=0.9)) == OFF_TOPIC  # no entity wanted, none missing
+    assert refusal_reason(_row(answer_not_entity=0.1, type_match=0.5), kind_floor=0.7) == WRONG_KIND
 
 
 def test_the_model_policy_quotes_only_sentences_near_the_best():
@@ -200,6 +201,21 @@ def test_the_rules_policy_answers_only_with_sentences_the_rules_accept():
     judgement = decide(found, rows, np.array([0.2, 0.6]), threshold=0.9, policy="rules")
     assert judgement.evidence == [found[1]] and judgement.confidence == 0.6
     assert judgement.ranked[0][0] is found[1]  # an accepted sentence ranks above a closer refused one
+
+
+def test_the_rules_policy_refuses_a_sentence_without_the_kind_of_answer_asked_for():
+    found = [_candidate("a"), _candidate("b")]
+    # "Which country declared a state of emergency?": the answer is a place (P(no entity) 0.1);
+    # "a" names no place the question does not, "b" does (type match 0.7).
+    rows = np.stack([
+        _row(rule_support=0.7, rule_answers=1.0, answer_not_entity=0.1, type_match=0.0),
+        _row(rule_support=0.5, rule_answers=1.0, answer_not_entity=0.1, type_match=0.7),
+    ])  # fmt: skip
+    judgement = decide(found, rows, np.array([0.4, 0.3]), 0.9, "rules", kind_floor=0.4)
+    assert judgement.evidence == [found[1]]
+    assert decide(found, rows, np.array([0.4, 0.3]), 0.9, "rules").evidence[0] is found[0]
+    refused = decide(found[:1], rows[:1], np.array([0.4]), 0.9, "rules", kind_floor=0.4)
+    assert not refused.answers and refused.reasons == {WRONG_KIND: 1}
 
 
 def test_the_rules_policy_refuses_what_the_model_all_but_rules_out_and_says_so():
@@ -268,3 +284,18 @@ def test_a_huge_question_is_refused_before_any_pattern_runs():
     with pytest.raises(BadQuestion, match="characters long"):
         clean_question("<script>" + "a<" * 500_000, max_chars=1000)
     assert time.perf_counter() - started < 0.1
+
+
+def test_fit_judge_chooses_the_highest_kind_floor_within_its_stated_cost_in_right_answers():
+    from evals.fit_judge import MAX_RIGHT_REFUSED_BY_KIND, Rows, _kind_floor
+
+    # 100 questions, each with one sentence the rules accept that holds the answer; four of them
+    # hold it with a low probability of the kind asked for (entity tagging is not perfect).
+    kinds = np.full(100, 0.9)
+    kinds[:2], kinds[2:4] = 0.3, 0.5
+    features = np.stack([_row(rule_support=0.5, rule_answers=1.0, answer_not_entity=k) for k in kinds])
+    rows = Rows(features, np.ones(100, dtype=int), np.arange(100), np.zeros(100, dtype=bool))
+    model = AnswerModel("logistic", {"mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
+                                     "weights": [0.0] * len(FEATURES), "bias": 0.0}, (1.0, 0.0))  # fmt: skip
+    assert MAX_RIGHT_REFUSED_BY_KIND < 0.04  # four right answers lost is too many, two are not
+    assert _kind_floor(model, rows) == 0.5

@@ -8,10 +8,12 @@ Three policies (`RAGBOT_JUDGE`):
   refused when the model gives every one of them less than its floor (as for "rules").
   It chooses the answering sentence far better on SQuAD, but not on news or the seed sets, and
   refuses less of what the sources cannot answer: see the README's numbers.
-- "rules" (the default): a sentence answers when the hand-written rules accept it (`rule_answers`),
-  ranked by their support score, unless the model gives every sentence they accept less than its
-  fitted floor (a probability the rules' right answers almost never have); the model's calibrated
-  probability is reported as confidence.
+- "rules" (the default): a sentence answers when the hand-written rules accept it (`rule_answers`)
+  and it holds an answer of the kind asked for (`kind_probability` reaches the fitted kind floor: a
+  "which country" question is not answered by a sentence naming no country the question does not
+  already name), ranked by the rules' support score, unless the model gives every such sentence
+  less than its fitted floor (a probability the rules' right answers almost never have); the
+  model's calibrated probability is reported as confidence.
 - "model": a sentence answers when the model's probability reaches the fitted threshold, ranked
   by that probability. On real news it refuses far more of what the sources cannot answer; on the
   seed eval sets it loses answers the rules were written for. See the README's numbers.
@@ -32,6 +34,7 @@ KEEP_WITHIN = {"reader": 0.15, "rules": 0.12, "model": 0.15}  # further sentence
 READ_TOP = 12  # candidates the reader reads, in the rules' order: each is a pass of the cross-encoder
 ANSWER_BONUS = 0.2  # "rules": a sentence the rules accept ranks its passage above those they refuse
 REASONS_OF_TOP = 10  # refusal reasons are counted over the best candidates
+WRONG_KIND_BELOW = 0.5  # a refused sentence this unlikely to hold the kind asked for is said to lack it
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 UNKNOWN = "names something the sources never mention"
@@ -64,16 +67,19 @@ def decide(
     policy: str,
     floor: float = 0.0,
     reads: np.ndarray | None = None,
+    kind_floor: float = 0.0,
 ) -> Judgement:
-    """`threshold`: the "model" policy's; `floor`: the "rules" and "reader" policies'; `reads`: the
-    reader's probabilities, NaN where it did not read (see the module docstring)."""
+    """`threshold`: the "model" policy's; `floor` and `kind_floor`: the "rules" policy's (`floor` the
+    "reader" policy's too); `reads`: the reader's probabilities, NaN where it did not read (see the
+    module docstring)."""
     if not found:
         return Judgement([], [], 0.0, Counter({NOTHING_ASKED: 1}))
     if policy == "reader":
         assert reads is not None, "the reader policy needs the reader's probabilities"
         return _decide_by_reader(found, rows, probabilities, threshold, floor, reads)
     if policy == "rules":
-        accepted, scores = rows[:, _COLUMN["rule_answers"]] > 0, _rules_scores(rows)
+        accepted = (rows[:, _COLUMN["rule_answers"]] > 0) & (kind_probability(rows) >= kind_floor)
+        scores = _rules_scores(rows)
     else:
         accepted, scores = probabilities >= threshold, probabilities
     order = np.argsort(-scores, kind="stable")
@@ -83,7 +89,7 @@ def decide(
         # The rules accept sentences, but the model all but rules out every one of them.
         return Judgement(ranked, [], float(probabilities.max()), Counter({UNLIKELY: len(answering)}))
     if not answering:
-        reasons = Counter(refusal_reason(rows[i]) for i in order[:REASONS_OF_TOP])
+        reasons = Counter(refusal_reason(rows[i], kind_floor) for i in order[:REASONS_OF_TOP])
         return Judgement(ranked, [], float(probabilities.max()), reasons)
     best = scores[answering[0]]
     evidence = [found[i] for i in answering if scores[i] >= best - KEEP_WITHIN[policy]]
@@ -123,11 +129,17 @@ def _decide_by_reader(found, rows, probabilities, threshold, floor, reads) -> Ju
     return Judgement(ranked, evidence, float(probabilities[best]), probable=probable)
 
 
-def refusal_reason(row: np.ndarray) -> str:
+def kind_probability(rows: np.ndarray) -> np.ndarray:
+    """The probability that each sentence holds an answer of the kind asked for: that the answer is
+    no named entity at all, plus that it is of a kind among the entities the sentence holds and the
+    question does not name (`bot.judge.features.type_match`)."""
+    return rows[..., _COLUMN["answer_not_entity"]] + rows[..., _COLUMN["type_match"]]
+
+
+def refusal_reason(row: np.ndarray, kind_floor: float = 0.0) -> str:
     """Why a sentence does not answer, read from its features, most telling first."""
     if row[_COLUMN["unknown_noun"]] or not row[_COLUMN["entities_found"]]:
         return UNKNOWN
-    wants_entity = 1.0 - row[_COLUMN["answer_not_entity"]]
-    if wants_entity >= 0.5 and row[_COLUMN["type_match"]] < 0.5 * wants_entity:
+    if kind_probability(row) < max(kind_floor, WRONG_KIND_BELOW):
         return WRONG_KIND
     return OFF_TOPIC

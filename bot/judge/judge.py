@@ -85,7 +85,9 @@ class Judge:
         reads = self.reads(question, found, rows) if self.policy == "reader" else None
         policy = "rules" if self.policy == "reader" and reads is None else self.policy
         model = self.model
-        return decide(found, rows, probabilities, model.threshold, policy, model.floor, reads)
+        return decide(
+            found, rows, probabilities, model.threshold, policy, model.floor, reads, model.kind_floor
+        )
 
     def reads(self, question: Question, found: list[Candidate], rows: np.ndarray) -> np.ndarray | None:
         """The reader's probability that each of the rules' first `READ_TOP` candidates answers the

@@ -29,6 +29,7 @@ class AnswerModel:
     calibration: tuple[float, float]  # Platt scaling: p = sigmoid(a * score + b)
     threshold: float = 0.5  # answer when the best sentence's probability reaches this
     floor: float = 0.0  # the "rules" policy: a sentence the rules accept must reach this probability
+    kind_floor: float = 0.0  # the "rules" policy: the least `decision.kind_probability` of an answer
     about: dict = field(default_factory=dict)  # how it was fitted and its held-out metrics
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
@@ -75,5 +76,6 @@ def load_model(path: Path = MODEL_FILE) -> AnswerModel:
         calibration,
         float(data["threshold"]),
         float(data.get("floor", 0.0)),
+        float(data.get("kind_floor", 0.0)),
         data["about"],
     )
