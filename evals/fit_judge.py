@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.judge.decision import kind_probability
+from bot.judge.decision import rules_accept
 from bot.judge.features import FEATURES
 from bot.judge.judge import Judge, judged_rows
 from bot.judge.model import MODEL_FILE, AnswerModel, load_model
@@ -260,12 +260,12 @@ def _threshold(model: AnswerModel, rows: Rows) -> tuple[float, list[dict]]:
 def _rules_choice(
     model: AnswerModel, rows: Rows, kind_floor: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per question, under the "rules" policy (`bot.judge.decision`) without a floor: whether the
-    rules accept a sentence, whether the one they put first holds the answer, and the highest
-    probability the model gives a sentence they accept (the bot answers when it reaches the floor)."""
+    """Per question, under the "rules" policy (`bot.judge.decision`) with `kind_floor` but without
+    the model's floor: whether it accepts a sentence, whether the one it puts first holds the answer,
+    and the highest probability the model gives a sentence it accepts (the bot answers when that
+    reaches the floor)."""
     p = model.probabilities(rows.features)
-    accepted = rows.features[:, FEATURES.index("rule_answers")] > 0
-    accepted &= kind_probability(rows.features) >= kind_floor
+    accepted = rules_accept(rows.features, kind_floor)
     support = rows.features[:, FEATURES.index("rule_support")]
     n = len(rows.impossible)
     best, right, likeliest = np.full(n, -np.inf), np.zeros(n, dtype=bool), np.zeros(n)

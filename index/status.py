@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from index.build import ANNOTATION, CURRENT_TEXTS, BuildSettings, open_store, texts_of, wanted_multilingual
+from index.build import CURRENT_TEXTS, BuildSettings, open_store, texts_of, wanted_multilingual
+from index.entities import ANNOTATION
 from index.sources import source_hashes
 
 HASH_CACHE_FILE = "source-hashes.json"  # beside the index: see `index.sources.HashCache`

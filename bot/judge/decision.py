@@ -78,8 +78,7 @@ def decide(
         assert reads is not None, "the reader policy needs the reader's probabilities"
         return _decide_by_reader(found, rows, probabilities, threshold, floor, reads)
     if policy == "rules":
-        accepted = (rows[:, _COLUMN["rule_answers"]] > 0) & (kind_probability(rows) >= kind_floor)
-        scores = _rules_scores(rows)
+        accepted, scores = rules_accept(rows, kind_floor), _rules_scores(rows)
     else:
         accepted, scores = probabilities >= threshold, probabilities
     order = np.argsort(-scores, kind="stable")
@@ -95,6 +94,12 @@ def decide(
     evidence = [found[i] for i in answering if scores[i] >= best - KEEP_WITHIN[policy]]
     probable = [found[i] for i in answering if probabilities[i] >= threshold]
     return Judgement(ranked, evidence, float(probabilities[answering[0]]), probable=probable)
+
+
+def rules_accept(rows: np.ndarray, kind_floor: float) -> np.ndarray:
+    """The sentences the "rules" policy may quote, before the model's floor: the hand-written rules
+    accept them and they hold an answer of the kind asked for."""
+    return (rows[:, _COLUMN["rule_answers"]] > 0) & (kind_probability(rows) >= kind_floor)
 
 
 def rules_order(rows: np.ndarray) -> np.ndarray:
