@@ -102,6 +102,14 @@ class Answerer:
         reader_dir = options.reader_dir
         self.judge = Judge(live_index.embedder, options.judge, reader=lambda: load_reader(reader_dir))
 
+    def warm_up(self) -> None:
+        """Open the index and load the models now (a bot's start), not on a user's first question."""
+        generator, self.generator = self.generator, None  # no call to a language model for this
+        try:
+            self.answer("What do the sources say?")
+        finally:
+            self.generator = generator
+
     def answer(self, question: str, previous: str | None = None, as_of: date | None = None) -> Answer:
         """Answer `question`; `previous` is the last resolved question of the conversation, if any;
         `as_of` the day taken as "now" (sources published after it are not used), by default the

@@ -93,14 +93,25 @@ def run_chat(args: argparse.Namespace, settings: AppSettings) -> int:
 
 def run_serve(args: argparse.Namespace, settings: AppSettings) -> int:
     from bot.telegram_app import confirm_token, serve
-    from bot.wiring import make_answerer
+    from bot.wiring import make_answer_processes, make_answerer
 
     confirm_token(settings.telegram)  # before loading anything: a bad token is one sentence, at once
     logging.getLogger().setLevel(logging.INFO)
     watch = settings.index.build_settings() if settings.telegram.watch_sources else None
-    return serve(
-        settings.telegram, make_answerer(settings), watch=watch, webhook_url=args.webhook, listen=args.listen
-    )
+    answerer = make_answerer(settings)
+    processes = make_answer_processes(settings)
+    try:
+        return serve(
+            settings.telegram,
+            answerer,
+            watch=watch,
+            webhook_url=args.webhook,
+            listen=args.listen,
+            processes=processes,
+        )
+    finally:
+        if processes is not None:
+            processes.close()
 
 
 def format_text(answer: Answer) -> str:

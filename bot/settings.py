@@ -67,6 +67,9 @@ class TelegramSettings(BaseSettings):
     typing_after_seconds: float = Field(
         0.5, ge=0, description='"typing..." is shown only for answers that take longer than this'
     )
+    answer_processes: int = Field(
+        2, ge=0, le=64, description="worker processes that answer questions; 0: the bot's own process"
+    )
 
 
 class LlmSettings(BaseSettings):

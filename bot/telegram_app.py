@@ -14,6 +14,7 @@ import re
 import secrets
 import warnings
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -34,6 +35,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot.answer_processes import AnswerProcesses
 from bot.answering import Answerer
 from bot.errors import ConfigError
 from bot.feedback import FeedbackStore
@@ -74,7 +76,8 @@ COMMANDS = [
 class BotServices:
     """What the handlers share (kept in `bot_data["services"]`)."""
 
-    answerer: Answerer
+    answerer: Answerer  # the index it serves (sources, rebuilds); answers come from `answer`
+    answer: Callable[[str, str | None], Awaitable[Answer]]  # (question, previous) -> Answer
     feedback: FeedbackStore
     access: AccessList
     rate: RateLimiter
@@ -168,12 +171,16 @@ class TolerantBot(ExtBot):
 
 
 def build_application(
-    settings: TelegramSettings, answerer: Answerer, watch: BuildSettings | None = None
+    settings: TelegramSettings,
+    answerer: Answerer,
+    watch: BuildSettings | None = None,
+    processes: AnswerProcesses | None = None,
 ) -> Application:
     """The PTB `Application` with every handler registered (not yet running).
 
     Args:
         watch: the index build to redo whenever its sources change (None: no watching).
+        processes: where questions are answered; None: by `answerer`, in a thread of this process.
     """
     token = check_token(settings)
     logging.getLogger("telegram.ext.ExtBot").addFilter(_no_raw_updates)  # once: a filter is a set
@@ -193,6 +200,7 @@ def build_application(
     )
     application.bot_data["services"] = BotServices(
         answerer=answerer,
+        answer=processes.answer if processes else _in_a_thread(answerer),
         feedback=FeedbackStore(settings.feedback_path, settings.feedback_days),
         access=AccessList(settings.allowed_ids),
         rate=RateLimiter(settings.rate_limit_per_minute),
@@ -208,6 +216,13 @@ def build_application(
     application.add_handler(CallbackQueryHandler(feedback_pressed, pattern=r"^fb:"))
     application.add_error_handler(on_error)
     return application
+
+
+def _in_a_thread(answerer: Answerer) -> Callable[[str, str | None], Awaitable[Answer]]:
+    async def answer(question: str, previous: str | None) -> Answer:
+        return await asyncio.to_thread(answerer.answer, question, previous)
+
+    return answer
 
 
 async def _post_init(application: Application) -> None:
@@ -345,7 +360,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with shared.chat_locks[message.chat_id]:  # answers in a chat go out in the order asked
         previous = _previous_question(message, context)
-        answering = asyncio.ensure_future(asyncio.to_thread(shared.answerer.answer, text, previous))
+        answering = asyncio.ensure_future(shared.answer(text, previous))
         # "typing..." only when the answer keeps the user waiting: for a quick one it would be a
         # flicker, and one more request to Telegram per question for a busy bot.
         if not (await asyncio.wait({answering}, timeout=shared.typing_after))[0]:
@@ -507,6 +522,7 @@ def serve(
     watch: BuildSettings | None = None,
     webhook_url: str | None = None,
     listen: str = "127.0.0.1:8443",
+    processes: AnswerProcesses | None = None,
 ) -> int:
     """Run the bot until SIGINT/SIGTERM: long polling, or a webhook with a secret token.
 
@@ -514,7 +530,7 @@ def serve(
         ConfigError: Telegram refused the token or could not be reached at start-up (one sentence;
             PTB's own message holds the token, so it is never shown).
     """
-    application = build_application(settings, answerer, watch)
+    application = build_application(settings, answerer, watch, processes)
     quiet_http_logs(application.bot.token)
     try:
         _run(application, settings, webhook_url, listen)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
+from bot.answer_processes import AnswerProcesses
 from bot.answering import Answerer
 from bot.generative import ChatClient
 from bot.settings import AnswerSettings, LlmSettings, TelegramSettings
@@ -36,10 +38,26 @@ def make_embedder(settings: IndexSettings) -> SentenceTransformerEmbedder:
 
 def make_answerer(settings: AppSettings, announce: Callable[[str], None] = print) -> Answerer:
     """Build (or bring up to date) the index if needed, then an `Answerer` over it."""
-    embedder = make_embedder(settings.index)
-    update_index(settings.index.build_settings(), embedder, announce)
-    live = LiveIndex(open_store(settings.index.build_settings()), embedder)
-    return Answerer(live, settings.answer.options(), generator=make_generator(settings.llm))
+    update_index(settings.index.build_settings(), make_embedder(settings.index), announce)
+    return open_answerer(settings.index, settings.answer, settings.llm)
+
+
+def open_answerer(index: IndexSettings, answer: AnswerSettings, llm: LlmSettings) -> Answerer:
+    """An `Answerer` over the index as it stands (nothing is built)."""
+    live = LiveIndex(open_store(index.build_settings()), make_embedder(index))
+    return Answerer(live, answer.options(), generator=make_generator(llm))
+
+
+def make_answer_processes(settings: AppSettings) -> AnswerProcesses | None:
+    """The bot's answering processes, started and ready; None when it answers in its own process."""
+    if settings.telegram.answer_processes == 0:
+        return None
+    processes = AnswerProcesses(
+        partial(open_answerer, settings.index, settings.answer, settings.llm),
+        settings.telegram.answer_processes,
+    )
+    processes.wait_ready()
+    return processes
 
 
 def update_index(build: BuildSettings, embedder: Embedder, announce: Callable[[str], None]) -> None:

@@ -4,6 +4,10 @@ Implements what the bot uses (getMe, getUpdates with long polling and offsets, s
 sendChatAction, answerCallbackQuery, editMessageText, editMessageReplyMarkup, setMyCommands,
 deleteWebhook, setWebhook) plus test routes under /test/: inject an update, read what was sent,
 and force failures (a status with retry_after, or a dropped connection).
+
+`FakeBotAPI` serves from a thread of the caller's process (tests); `FakeBotAPIProcess` runs the same
+server in a process of its own (`python -m evals.fake_botapi`) and drives it over the test routes,
+so that a benchmark's bot shares neither the GIL nor a process with its "Telegram".
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:  # the bot is imported by the running bot itself, not by this module
+    from bot.answer_processes import AnswerProcesses
     from bot.answering import Answerer
     from bot.settings import TelegramSettings
 
@@ -80,22 +88,7 @@ class FakeBotAPI:
         reply_to: dict | None = None,
     ) -> dict:
         """A text message update (commands carry their bot_command entity)."""
-        message = {
-            "message_id": next(self._message_ids),
-            "date": int(time.time()),
-            "text": text,
-            "chat": {
-                "id": chat_id,
-                "type": chat_type,
-                **({"title": "group"} if chat_type != "private" else {}),
-            },
-            "from": {**HUMAN, "id": user_id},
-        }
-        if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        if reply_to:
-            message["reply_to_message"] = reply_to
-        return {"message": message}
+        return message_update(next(self._message_ids), text, chat_id, user_id, chat_type, reply_to)
 
     def press(self, message: dict, data: str, user_id: int = 1001) -> dict:
         return {
@@ -136,12 +129,7 @@ class FakeBotAPI:
             )
 
     def wait_for(self, predicate, timeout: float = 60.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_for(predicate, timeout)
 
     # --- Bot API --------------------------------------------------------------------------------
 
@@ -260,6 +248,85 @@ def _decode(body: bytes, content_type: str) -> dict:
     return params
 
 
+def wait_for(predicate, timeout: float = 60.0) -> bool:
+    """Whether `predicate()` came true within `timeout` seconds (checked every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def message_update(
+    message_id: int,
+    text: str,
+    chat_id: int = 1001,
+    user_id: int = 1001,
+    chat_type: str = "private",
+    reply_to: dict | None = None,
+) -> dict:
+    """A text message update (commands carry their bot_command entity)."""
+    message = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "text": text,
+        "chat": {"id": chat_id, "type": chat_type, **({"title": "group"} if chat_type != "private" else {})},
+        "from": {**HUMAN, "id": user_id},
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    if reply_to:
+        message["reply_to_message"] = reply_to
+    return {"message": message}
+
+
+class FakeBotAPIProcess:
+    """`FakeBotAPI` in a child process, driven over its /test/ routes (inject, sent)."""
+
+    def __init__(self) -> None:
+        self._message_ids = itertools.count(5000)
+        self._process: subprocess.Popen | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> FakeBotAPIProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "evals.fake_botapi"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.base_url = self._process.stdout.readline().strip()
+        if not self.base_url:
+            raise RuntimeError("the fake Bot API process did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self._process is not None
+        self._process.communicate(timeout=30)  # closing its stdin ends it
+
+    def message(self, text: str, chat_id: int = 1001, user_id: int = 1001) -> dict:
+        return message_update(next(self._message_ids), text, chat_id, user_id)
+
+    def inject(self, update: dict) -> int:
+        return self._test_route("inject", update)["update_id"]
+
+    def sent(self, method: str = "sendMessage") -> list[dict]:
+        return self._test_route("sent", {"method": method})
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
+        return wait_for(predicate, timeout)
+
+    def _test_route(self, route: str, payload: dict):
+        root = self.base_url.removesuffix("/bot")
+        request = urllib.request.Request(
+            f"{root}/test/{route}", data=json.dumps(payload).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients hanging up mid-poll are normal: nothing to report."""
@@ -267,7 +334,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 @contextmanager
 def running_bot(
-    settings: TelegramSettings, answerer: Answerer, webhook: dict | None = None
+    settings: TelegramSettings,
+    answerer: Answerer,
+    webhook: dict | None = None,
+    processes: AnswerProcesses | None = None,
 ) -> Iterator[None]:
     """Run the PTB Application (polling, or a webhook server) in a thread with its own loop."""
     from bot.telegram_app import build_application
@@ -278,7 +348,7 @@ def running_bot(
     async def main() -> None:
         stop = asyncio.Event()
         loops.append((asyncio.get_running_loop(), stop))
-        application = build_application(settings, answerer)
+        application = build_application(settings, answerer, processes=processes)
         updater = application.updater
         assert updater is not None  # built with a token, so PTB made one
         async with application:
@@ -305,3 +375,9 @@ def running_bot(
         loop, stop = loops[0]
         loop.call_soon_threadsafe(stop.set)
         thread.join(60)
+
+
+if __name__ == "__main__":  # `FakeBotAPIProcess`'s child: serve until stdin closes
+    with FakeBotAPI() as served:
+        print(served.base_url, flush=True)
+        sys.stdin.read()

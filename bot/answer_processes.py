@@ -1,0 +1,107 @@
+"""Answers from worker processes, so that a busy bot answers on every core, not under one lock.
+
+The answering core is mostly Python (question analysis, features, the judge), so in one process its
+threads take turns with the Telegram client's event loop for the interpreter lock: 100 chats at once
+kept 1.0-1.1 of 2 cores busy. Each worker here opens its own `Answerer` over the same index (the
+folder store's files are memory-mapped, so their pages are shared; a new snapshot is picked up by
+each worker as by any reader) and answers one question at a time; the bot only awaits the result.
+
+A worker that dies (killed, out of memory) fails the questions it held; a new set of workers is
+started for the questions after them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+
+from bot.answering import Answerer
+from bot.models import Answer
+
+log = logging.getLogger(__name__)
+
+_answerer: Answerer | None = None  # the worker's own, opened once by `_open_worker`
+
+
+def _open_worker(open_answerer: Callable[[], Answerer], opened) -> None:
+    global _answerer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the bot, which then stops its workers
+    _answerer = open_answerer()
+    _answerer.warm_up()
+    opened.release()
+
+
+def _answer(question: str, previous: str | None) -> Answer:
+    assert _answerer is not None, "the worker was started without its answerer"
+    return _answerer.answer(question, previous)
+
+
+def _started() -> None:
+    """A task that does nothing: submitting it starts a worker when none is idle."""
+
+
+class AnswerProcesses:
+    """`await answer(question, previous)` computed by one of `processes` worker processes.
+
+    Args:
+        open_answerer: a picklable callable (a module-level function or a `functools.partial` of
+            one) that opens the `Answerer` each worker holds.
+    """
+
+    def __init__(self, open_answerer: Callable[[], Answerer], processes: int) -> None:
+        if processes < 1:
+            raise ValueError("at least one answering process is needed")
+        self._open_answerer = open_answerer
+        self.processes = processes
+        # "spawn", not "fork": the parent runs threads (onnxruntime's, the event loop's) that a fork
+        # would copy in whatever state they were in.
+        self._context = multiprocessing.get_context("spawn")
+        self._opened = self._context.Semaphore(0)  # released once by each worker that is ready
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.processes,
+            mp_context=self._context,
+            initializer=_open_worker,
+            initargs=(self._open_answerer, self._opened),
+        )
+
+    def wait_ready(self, timeout: float = 600.0) -> None:
+        """Start every worker and wait until each has opened the index and loaded the models.
+
+        Raises:
+            BrokenExecutor: a worker could not open its answerer (its error is in the log).
+            TimeoutError: they were not ready within `timeout` seconds.
+        """
+        # The pool starts a worker per task submitted while none is idle: one task each starts all.
+        probes = [self._pool.submit(_started) for _ in range(self.processes)]
+        deadline = time.monotonic() + timeout
+        ready = 0
+        while ready < self.processes:
+            if self._opened.acquire(timeout=0.2):
+                ready += 1
+                continue
+            for probe in probes:
+                if probe.done():
+                    probe.result()  # raises once a worker has died, and the pool with it
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.processes - ready} answering processes did not start")
+
+    async def answer(self, question: str, previous: str | None = None) -> Answer:
+        pool = self._pool
+        try:
+            return await asyncio.wrap_future(pool.submit(_answer, question, previous))
+        except BrokenExecutor:
+            if self._pool is pool:  # the first question to find them broken restarts them
+                log.error("an answering process ended unexpectedly; starting new ones")
+                self._pool = self._start()
+            raise
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
