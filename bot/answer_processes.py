@@ -4,7 +4,11 @@ The answering core is mostly Python (question analysis, features, the judge), so
 threads take turns with the Telegram client's event loop for the interpreter lock: 100 chats at once
 kept 1.0-1.1 of 2 cores busy. Each worker here opens its own `Answerer` over the same index (the
 folder store's files are memory-mapped, so their pages are shared; a new snapshot is picked up by
-each worker as by any reader) and answers one question at a time; the bot only awaits the result.
+each worker as by any reader); the bot's event loop only awaits the results.
+
+Questions that arrive while every worker is busy go to the next free one together, answered there in
+threads: the answering core batches their spaCy parses and query encodings (`index.batching`), which
+cost less together than one by one.
 
 A worker that dies (killed, out of memory) fails the questions it held; a new set of workers is
 started for the questions after them.
@@ -18,14 +22,16 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from bot.answering import Answerer
 from bot.models import Answer
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH = 16  # questions handed to a worker at once
 _answerer: Answerer | None = None  # the worker's own, opened once by `_open_worker`
+_threads = ThreadPoolExecutor(MAX_BATCH)  # a worker's, answering the questions of one batch
 
 
 def _open_worker(open_answerer: Callable[[], Answerer], opened) -> None:
@@ -36,9 +42,18 @@ def _open_worker(open_answerer: Callable[[], Answerer], opened) -> None:
     opened.release()
 
 
-def _answer(question: str, previous: str | None) -> Answer:
+def _answer_batch(questions: list[tuple[str, str | None]]) -> list[Answer | Exception]:
+    """Each (question, previous)'s answer, or the error that answering it raised."""
     assert _answerer is not None, "the worker was started without its answerer"
-    return _answerer.answer(question, previous)
+    answerer = _answerer
+
+    def answer(question: str, previous: str | None) -> Answer | Exception:
+        try:
+            return answerer.answer(question, previous)
+        except Exception as exc:  # the caller re-raises it for that question alone
+            return exc
+
+    return list(_threads.map(answer, *zip(*questions)))
 
 
 def _started() -> None:
@@ -63,6 +78,8 @@ class AnswerProcesses:
         self._context = multiprocessing.get_context("spawn")
         self._opened = self._context.Semaphore(0)  # released once by each worker that is ready
         self._pool = self._start()
+        self._waiting: list[tuple[tuple[str, str | None], asyncio.Future[Answer]]] = []
+        self._busy = 0  # batches in the workers
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -94,14 +111,37 @@ class AnswerProcesses:
                 raise TimeoutError(f"{self.processes - ready} answering processes did not start")
 
     async def answer(self, question: str, previous: str | None = None) -> Answer:
+        asked: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((question, previous), asked))
+        self._dispatch()
+        return await asked
+
+    def _dispatch(self) -> None:
+        """Hand the waiting questions, a batch at a time, to the workers that are free."""
+        while self._waiting and self._busy < self.processes:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            self._busy += 1
+            asyncio.ensure_future(self._run(batch))
+
+    async def _run(self, batch: list[tuple[tuple[str, str | None], asyncio.Future[Answer]]]) -> None:
         pool = self._pool
         try:
-            return await asyncio.wrap_future(pool.submit(_answer, question, previous))
-        except BrokenExecutor:
-            if self._pool is pool:  # the first question to find them broken restarts them
+            results = await asyncio.wrap_future(pool.submit(_answer_batch, [q for q, _ in batch]))
+        except Exception as exc:  # every question of the batch gets the error
+            if isinstance(exc, BrokenExecutor) and self._pool is pool:
                 log.error("an answering process ended unexpectedly; starting new ones")
                 self._pool = self._start()
-            raise
+            results = [exc] * len(batch)
+        finally:
+            self._busy -= 1
+        for (_, asked), result in zip(batch, results):
+            if asked.done():  # its asker gave up waiting
+                continue
+            if isinstance(result, Exception):
+                asked.set_exception(result)
+            else:
+                asked.set_result(result)
+        self._dispatch()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

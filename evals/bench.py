@@ -440,7 +440,7 @@ def _bot_throughput(settings: AppSettings, root: Path, chats: int, processes: in
                         )
                         api.inject(update)
                         injected[update["message"]["message_id"]] = time.perf_counter()
-                api.wait_for(lambda: len(api.sent()) >= len(injected), timeout=600)
+                api.wait_for(lambda: api.sent_count() >= len(injected), timeout=600)
                 elapsed = time.perf_counter() - started
                 replies = api.sent()
         finally:

@@ -219,6 +219,8 @@ class FakeBotAPI:
                     return self._reply(200, {"update_id": api.inject(payload)})
                 if route == "sent":
                     return self._reply(200, api.sent(payload.get("method", "sendMessage")))
+                if route == "sent_count":
+                    return self._reply(200, len(api.sent(payload.get("method", "sendMessage"))))
                 if route == "fail":
                     api.fail(**payload)
                     return self._reply(200, {"ok": True})
@@ -315,6 +317,9 @@ class FakeBotAPIProcess:
     def sent(self, method: str = "sendMessage") -> list[dict]:
         return self._test_route("sent", {"method": method})
 
+    def sent_count(self, method: str = "sendMessage") -> int:
+        return self._test_route("sent_count", {"method": method})
+
     def wait_for(self, predicate, timeout: float = 60.0) -> bool:
         return wait_for(predicate, timeout)
 
@@ -328,6 +333,7 @@ class FakeBotAPIProcess:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 1024  # the listen backlog: socketserver's 5 refuses a busy bot's connections
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients hanging up mid-poll are normal: nothing to report."""
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from index.lexical import FUZZY_CUTOFF, PLACE_WEIGHT, normalise
 from index.places import cities_named_in
+from index.tables import mapped_array
 
 K1, B = 1.2, 0.75
 # idf = ln(1 + (N - df + 0.5) / (df + 0.5)); the tf part = tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))
@@ -107,11 +108,8 @@ class BM25:
         if [params.get(key) for key in ("k1", "b", "method")] != [K1, B, METHOD]:
             raise ValueError(f"BM25 scored with other parameters: {params}")
         vocabulary = json.loads((folder / FILES["vocab"]).read_text(encoding="utf-8"))
-        arrays = {
-            key: np.load(folder / FILES[key], allow_pickle=False, mmap_mode="r")
-            for key in ("data", "indices", "indptr")
-        }
-        terms = np.load(folder / TERMS_FILE, allow_pickle=False, mmap_mode="r")
+        arrays = {key: mapped_array(folder / FILES[key]) for key in ("data", "indices", "indptr")}
+        terms = mapped_array(folder / TERMS_FILE)
         offsets = np.load(folder / OFFSETS_FILE, allow_pickle=False)
         size = int(params.get("num_docs", -1))
         if len(arrays["indptr"]) != len(vocabulary) + 1 or len(offsets) != size + 1:

@@ -317,11 +317,7 @@ def _text_key(text: str) -> str:
 def _vector_cache(previous: Snapshot, embedder: Embedder) -> dict[str, np.ndarray]:
     """Vectors of the previous snapshot by the hash of the text they embed."""
     chunk_texts, sentence_texts = embedding_texts(previous.documents, previous.chunks)
-    # Rows of plain arrays: rows of a memory-mapped one are memmaps, each made with a Python call.
-    sentence_vectors, chunk_vectors = (
-        np.asarray(previous.sentence_vectors),
-        np.asarray(previous.chunk_vectors),
-    )
+    sentence_vectors, chunk_vectors = previous.sentence_vectors, previous.chunk_vectors
     cache = {_text_key(text): sentence_vectors[row] for row, text in enumerate(sentence_texts)}
     cache.update({_text_key(text): chunk_vectors[row] for row, text in enumerate(chunk_texts)})
     return cache

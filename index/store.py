@@ -57,6 +57,7 @@ from index.tables import (
     Layout,
     SentenceRows,
     entities_line,
+    mapped_array,
     parse_chunk,
     parse_document,
     parse_entities,
@@ -368,8 +369,8 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
     parsers = {"documents": parse_document, "chunks": parse_chunk, "entities": parse_entities}
     rows = {kind: _rows(folder, kind, parse) for kind, parse in parsers.items()}
     # Memory-mapped: a large corpus keeps its exact vectors on disk, read only for re-ranking.
-    chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
-    sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
+    chunk_vectors = mapped_array(folder / "chunk_vectors.npy")
+    sentence_vectors = mapped_array(folder / "sentence_vectors.npy")
     faiss_index = faiss.read_index(str(folder / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
     set_search_depth(faiss_index)
     snapshot = Snapshot(
@@ -386,7 +387,7 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
     snapshot.lexical = bm25.BM25.load(folder)
     snapshot.proper_terms = frozenset(json.loads((folder / PROPER_TERMS_FILE).read_text(encoding="utf-8")))
     if manifest.multilingual:
-        snapshot.sentence_vectors_xl = np.load(folder / MULTILINGUAL_FILE, allow_pickle=False, mmap_mode="r")
+        snapshot.sentence_vectors_xl = mapped_array(folder / MULTILINGUAL_FILE)
         if len(snapshot.sentence_vectors_xl) != len(sentence_vectors):
             raise ValueError("multilingual sentence rows differ")
     counts = {faiss_index.ntotal, len(chunk_vectors), snapshot.lexical.size, len(layout.chunk_document)}

@@ -75,7 +75,8 @@ class VectorFile:
             return np.zeros((self.rows, self.dimension or 0), dtype=np.float32)
         size = self.path.stat().st_size
         assert size == self.rows * self.dimension * 4, f"{self.path.name}: rows missing ({size} bytes)"
-        return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.dimension))
+        mapped = np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.dimension))
+        return np.asarray(mapped)  # a plain ndarray over the map (see `index.tables.mapped_array`)
 
     def close(self) -> None:
         if self._descriptor >= 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,27 +38,42 @@ class AnswerModel:
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         if self.kind == "logistic":
-            p = self.params
-            standard = (rows - np.asarray(p["mean"])) / np.asarray(p["scale"])
-            return standard @ np.asarray(p["weights"]) + p["bias"]
-        return _tree_scores(self.params, rows)
+            mean, scale, weights = self._arrays
+            return ((rows - mean) / scale) @ weights + self.params["bias"]
+        return _tree_scores(self.params["baseline"], self._arrays, rows)
+
+    @cached_property
+    def _arrays(self) -> list:
+        """The parameters as numpy arrays: converted from JSON's lists once, not at every question."""
+        if self.kind == "logistic":
+            return [np.asarray(self.params[key], dtype=np.float64) for key in ("mean", "scale", "weights")]
+        return [
+            (
+                np.asarray(tree["feature"]),
+                np.asarray(tree["threshold"]),
+                np.asarray(tree["left"]),
+                np.asarray(tree["right"]),
+                np.asarray(tree["leaf"], dtype=bool),
+                np.asarray(tree["value"]),
+                tree["depth"],
+            )
+            for tree in self.params["trees"]
+        ]
 
 
-def _tree_scores(params: dict, rows: np.ndarray) -> np.ndarray:
+def _tree_scores(baseline: float, trees: list, rows: np.ndarray) -> np.ndarray:
     """Sum of every tree's leaf value for each row (scikit-learn's HistGradientBoosting layout:
     a node is a leaf or sends a row left when its feature is <= the threshold; NaN goes its
     `missing_go_to_left` way, never reached here since features are never NaN)."""
-    total = np.full(len(rows), params["baseline"], dtype=np.float64)
-    for tree in params["trees"]:
-        feature, threshold = np.asarray(tree["feature"]), np.asarray(tree["threshold"])
-        left, right = np.asarray(tree["left"]), np.asarray(tree["right"])
-        leaf, value = np.asarray(tree["leaf"], dtype=bool), np.asarray(tree["value"])
+    total = np.full(len(rows), baseline, dtype=np.float64)
+    every_row = np.arange(len(rows))
+    for feature, threshold, left, right, leaf, value, depth in trees:
         node = np.zeros(len(rows), dtype=np.int64)
-        for _ in range(tree["depth"]):
+        for _ in range(depth):
             inner = ~leaf[node]
             if not inner.any():
                 break
-            goes_left = rows[np.arange(len(rows)), feature[node]] <= threshold[node]
+            goes_left = rows[every_row, feature[node]] <= threshold[node]
             node = np.where(inner, np.where(goes_left, left[node], right[node]), node)
         total += value[node]
     return total

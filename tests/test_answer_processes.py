@@ -1,0 +1,97 @@
+"""Answering in worker processes: the same answers as in the bot's own process, a rebuilt index seen by
+every worker, and a killed worker replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures import BrokenExecutor
+from functools import partial
+
+import pytest
+
+from bot.answer_processes import AnswerProcesses
+from bot.answering import Answerer
+from bot.settings import AnswerSettings, LlmSettings
+from bot.wiring import open_answerer
+from evals.fake_botapi import FakeBotAPI, running_bot
+from index.build import BuildSettings, rebuild
+from index.retriever import LiveIndex
+from index.settings import IndexSettings
+from tests.test_telegram import make_settings, replies_to
+
+QUESTIONS = [
+    "Why did Albanese skip the summit?",
+    "Who represented New Zealand at the summit?",
+    "What is the capital of France?",
+]
+
+
+def answer_processes(build: BuildSettings, processes: int) -> AnswerProcesses:
+    index = IndexSettings(_env_file=None, sources_dir=build.sources_dir, index_dir=build.index_dir)
+    opener = partial(open_answerer, index, AnswerSettings(_env_file=None), LlmSettings(_env_file=None))
+    answering = AnswerProcesses(opener, processes)
+    answering.wait_ready()
+    return answering
+
+
+async def ask_all(answering: AnswerProcesses, questions: list[str]):
+    return await asyncio.gather(*(answering.answer(q) for q in questions), return_exceptions=True)
+
+
+@pytest.mark.integration
+def test_processes_give_the_answers_of_the_bots_own_process(seed_build, answerer: Answerer):
+    answering = answer_processes(seed_build, processes=2)
+    try:
+        answers = asyncio.run(ask_all(answering, QUESTIONS * 4))  # more than one batch per worker
+    finally:
+        answering.close()
+    expected = [answerer.answer(q) for q in QUESTIONS]
+    assert [a.answer for a in answers] == [e.answer for e in expected] * 4
+    assert [a.citations for a in answers] == [e.citations for e in expected] * 4
+    assert not expected[0].abstained and expected[2].abstained
+
+
+@pytest.mark.integration
+def test_a_killed_process_fails_its_questions_and_new_ones_answer_the_next(seed_build):
+    answering = answer_processes(seed_build, processes=1)
+    try:
+        (worker,) = multiprocessing.active_children()
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(10)
+        first = asyncio.run(ask_all(answering, QUESTIONS[:1]))
+        again = asyncio.run(ask_all(answering, QUESTIONS[:1]))
+    finally:
+        answering.close()
+    assert isinstance(first[0], BrokenExecutor)
+    assert "Marles" in again[0].answer
+
+
+@pytest.mark.e2e
+def test_the_bot_answers_from_processes_that_see_a_rebuilt_index(embedder, fresh_build, tmp_path):
+    rebuild(fresh_build, embedder)
+    answering = answer_processes(fresh_build, processes=2)
+    question = "How many frigates will Australia buy for its navy?"
+    with FakeBotAPI() as api:
+        first, second = api.message(question), api.message(question)
+        try:
+            serving = Answerer(LiveIndex(fresh_build.index_dir, embedder))  # its sources list; not answering
+            with running_bot(make_settings(api, tmp_path), serving, processes=answering):
+                api.inject(first)
+                assert api.wait_for(lambda: replies_to(api, first["message"]["message_id"]))
+                (fresh_build.sources_dir / "frigates.txt").write_text(
+                    "Frigate plan\n\nAustralia will buy twelve new frigates for its navy over the next "
+                    "decade, the defence minister said in Canberra.\n",
+                    encoding="utf-8",
+                )
+                rebuild(fresh_build, embedder)
+                time.sleep(1.2)  # each worker looks for a new snapshot at most once a second
+                api.inject(second)
+                assert api.wait_for(lambda: replies_to(api, second["message"]["message_id"]))
+        finally:
+            answering.close()
+        assert "don't say" in replies_to(api, first["message"]["message_id"])[0]["text"]
+        assert "twelve new frigates" in replies_to(api, second["message"]["message_id"])[0]["text"]
