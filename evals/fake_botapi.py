@@ -334,6 +334,7 @@ class FakeBotAPIProcess:
 
 class _QuietServer(ThreadingHTTPServer):
     request_queue_size = 1024  # the listen backlog: socketserver's 5 refuses a busy bot's connections
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients hanging up mid-poll are normal: nothing to report."""
 
