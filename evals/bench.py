@@ -399,17 +399,21 @@ def bench_bot(settings: AppSettings, root: Path, chats: int) -> dict:
     }
 
 
-def _bot_throughput(settings: AppSettings, root: Path, chats: int, processes: int) -> dict:
+SEED_QUESTIONS = [
+    "Who represented New Zealand at the summit?",
+    "Why did Albanese skip the summit?",
+    "What share of GDP does South Korea spend on defence?",
+    "What is the capital of France?",
+]
+
+
+def _bot_throughput(
+    settings: AppSettings, root: Path, chats: int, processes: int, questions: list[str] = SEED_QUESTIONS
+) -> dict:
     """Four questions from each of `chats` chats, all sent at once through the fake Bot API (in a
     process of its own, as Telegram's servers are not in the bot's)."""
     from evals.fake_botapi import FakeBotAPIProcess, running_bot
 
-    questions = [
-        "Who represented New Zealand at the summit?",
-        "Why did Albanese skip the summit?",
-        "What share of GDP does South Korea spend on defence?",
-        "What is the capital of France?",
-    ]
     index = settings.index.model_copy(update={"index_dir": root / "index", "sources_dir": root / "sources"})
     answerer = open_answerer(index, settings.answer, settings.llm)
     answering = (
@@ -436,7 +440,9 @@ def _bot_throughput(settings: AppSettings, root: Path, chats: int, processes: in
                 for round_ in range(4):
                     for chat in range(chats):
                         update = api.message(
-                            questions[(chat + round_) % 4], chat_id=10_000 + chat, user_id=10_000 + chat
+                            questions[(chat + round_) % len(questions)],
+                            chat_id=10_000 + chat,
+                            user_id=10_000 + chat,
                         )
                         api.inject(update)
                         injected[update["message"]["message_id"]] = time.perf_counter()
