@@ -79,16 +79,9 @@ class FakeBotAPI:
             self.lock.notify_all()
             return update["update_id"]
 
-    def message(
-        self,
-        text: str,
-        chat_id: int = 1001,
-        user_id: int = 1001,
-        chat_type: str = "private",
-        reply_to: dict | None = None,
-    ) -> dict:
-        """A text message update (commands carry their bot_command entity)."""
-        return message_update(next(self._message_ids), text, chat_id, user_id, chat_type, reply_to)
+    def message(self, text: str, **fields) -> dict:
+        """A text message update (`message_update`'s fields), with a new message id."""
+        return message_update(next(self._message_ids), text, **fields)
 
     def press(self, message: dict, data: str, user_id: int = 1001) -> dict:
         return {
@@ -308,8 +301,9 @@ class FakeBotAPIProcess:
         assert self._process is not None
         self._process.communicate(timeout=30)  # closing its stdin ends it
 
-    def message(self, text: str, chat_id: int = 1001, user_id: int = 1001) -> dict:
-        return message_update(next(self._message_ids), text, chat_id, user_id)
+    def message(self, text: str, **fields) -> dict:
+        """A text message update (`message_update`'s fields), with a new message id."""
+        return message_update(next(self._message_ids), text, **fields)
 
     def inject(self, update: dict) -> int:
         return self._test_route("inject", update)["update_id"]
