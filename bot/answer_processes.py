@@ -10,8 +10,8 @@ Questions that arrive while every worker is busy go to the next free one togethe
 threads: the answering core batches their spaCy parses and query encodings (`index.batching`), which
 cost less together than one by one.
 
-A worker that dies (killed, out of memory) fails the questions it held; a new set of workers is
-started for the questions after them.
+A worker that dies (killed, out of memory) is replaced by a new set of workers, and the questions it
+held are asked once more of them; a question whose second try dies too gets the error.
 """
 
 from __future__ import annotations
@@ -124,13 +124,13 @@ class AnswerProcesses:
             asyncio.ensure_future(self._run(batch))
 
     async def _run(self, batch: list[tuple[tuple[str, str | None], asyncio.Future[Answer]]]) -> None:
-        pool = self._pool
+        questions = [q for q, _ in batch]
         try:
-            results = await asyncio.wrap_future(pool.submit(_answer_batch, [q for q, _ in batch]))
+            try:
+                results = await self._answer_batch(questions)
+            except BrokenExecutor:  # asked once more, of new workers; a second death is reported
+                results = await self._answer_batch(questions)
         except Exception as exc:  # every question of the batch gets the error
-            if isinstance(exc, BrokenExecutor) and self._pool is pool:
-                log.error("an answering process ended unexpectedly; starting new ones")
-                self._pool = self._start()
             results = [exc] * len(batch)
         finally:
             self._busy -= 1
@@ -142,6 +142,16 @@ class AnswerProcesses:
             else:
                 asked.set_result(result)
         self._dispatch()
+
+    async def _answer_batch(self, questions: list[tuple[str, str | None]]) -> list[Answer | Exception]:
+        pool = self._pool
+        try:
+            return await asyncio.wrap_future(pool.submit(_answer_batch, questions))
+        except BrokenExecutor:
+            if self._pool is pool:  # the first batch to find them dead starts new ones
+                log.error("an answering process ended unexpectedly; starting new ones")
+                self._pool = self._start()
+            raise
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -56,18 +56,48 @@ def test_processes_give_the_answers_of_the_bots_own_process(seed_build, answerer
 
 
 @pytest.mark.integration
-def test_a_killed_process_fails_its_questions_and_new_ones_answer_the_next(seed_build):
+def test_the_questions_of_a_killed_process_are_asked_again_of_new_ones(seed_build):
     answering = answer_processes(seed_build, processes=1)
     try:
         (worker,) = multiprocessing.active_children()
         os.kill(worker.pid, signal.SIGKILL)
         worker.join(10)
-        first = asyncio.run(ask_all(answering, QUESTIONS[:1]))
-        again = asyncio.run(ask_all(answering, QUESTIONS[:1]))
+        answers = asyncio.run(ask_all(answering, QUESTIONS[:2]))
+        (new_worker,) = multiprocessing.active_children()
     finally:
         answering.close()
-    assert isinstance(first[0], BrokenExecutor)
-    assert "Marles" in again[0].answer
+    assert "Marles" in answers[0].answer and "Luxon" in answers[1].answer
+    assert new_worker.pid != worker.pid
+
+
+@pytest.mark.integration
+def test_a_question_whose_workers_die_twice_gets_the_error(seed_build):
+    answering = answer_processes(seed_build, processes=1)
+
+    async def ask_while_killing():
+        asked = asyncio.ensure_future(answering.answer(QUESTIONS[0]))
+        for _ in range(2):  # the worker holding the question, then its replacement
+            await asyncio.sleep(0)
+            worker = await _worker_started()
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.join(10)
+        return await asyncio.gather(asked, return_exceptions=True)
+
+    try:
+        (result,) = asyncio.run(ask_while_killing())
+    finally:
+        answering.close()
+    assert isinstance(result, BrokenExecutor)
+
+
+async def _worker_started():
+    """The worker process of a one-worker pool, once it is running."""
+    for _ in range(600):
+        children = [c for c in multiprocessing.active_children() if c.is_alive()]
+        if children:
+            return children[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no worker started")
 
 
 @pytest.mark.e2e
