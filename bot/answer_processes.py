@@ -98,7 +98,8 @@ class AnswerProcesses:
         """
         # The pool starts a worker per task submitted while none is idle: one task each starts all.
         probes = [self._pool.submit(_started) for _ in range(self.processes)]
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         ready = 0
         while ready < self.processes:
             if self._opened.acquire(timeout=0.2):
@@ -109,6 +110,7 @@ class AnswerProcesses:
                     probe.result()  # raises once a worker has died, and the pool with it
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.processes - ready} answering processes did not start")
+        log.info("%d answering processes ready in %.1f s", self.processes, time.monotonic() - started)
 
     async def answer(self, question: str, previous: str | None = None) -> Answer:
         asked: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()

@@ -7,11 +7,13 @@ plain arguments, so tests build them directly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
 from bot.answer_processes import AnswerProcesses
 from bot.answering import Answerer
+from bot.errors import BotError
 from bot.generative import ChatClient
 from bot.settings import AnswerSettings, LlmSettings, TelegramSettings
 from index.build import BuildSettings, open_store, rebuild
@@ -56,7 +58,14 @@ def make_answer_processes(settings: AppSettings) -> AnswerProcesses | None:
         partial(open_answerer, settings.index, settings.answer, settings.llm),
         settings.telegram.answer_processes,
     )
-    processes.wait_ready()
+    try:
+        processes.wait_ready()
+    except (BrokenExecutor, TimeoutError):
+        processes.close()
+        raise BotError(
+            "the answering processes could not start (their error is above); "
+            "RAGBOT_ANSWER_PROCESSES=0 answers in the bot's own process"
+        ) from None
     return processes
 
 

@@ -15,8 +15,9 @@ import pytest
 
 from bot.answer_processes import AnswerProcesses
 from bot.answering import Answerer
-from bot.settings import AnswerSettings, LlmSettings
-from bot.wiring import open_answerer
+from bot.errors import BotError
+from bot.settings import AnswerSettings, LlmSettings, TelegramSettings
+from bot.wiring import AppSettings, make_answer_processes, open_answerer
 from evals.fake_botapi import FakeBotAPI, running_bot
 from index.build import BuildSettings, rebuild
 from index.retriever import LiveIndex
@@ -125,3 +126,16 @@ def test_the_bot_answers_from_processes_that_see_a_rebuilt_index(embedder, fresh
             answering.close()
         assert "don't say" in replies_to(api, first["message"]["message_id"])[0]["text"]
         assert "twelve new frigates" in replies_to(api, second["message"]["message_id"])[0]["text"]
+
+
+@pytest.mark.integration
+def test_processes_that_cannot_open_the_index_stop_start_up_in_one_sentence(tmp_path):
+    settings = AppSettings(
+        index=IndexSettings(_env_file=None, sources_dir=tmp_path / "sources", index_dir=tmp_path / "none"),
+        answer=AnswerSettings(_env_file=None),
+        telegram=TelegramSettings(_env_file=None, answer_processes=1),
+        llm=LlmSettings(_env_file=None),
+    )
+    with pytest.raises(BotError, match="answering processes could not start.*RAGBOT_ANSWER_PROCESSES=0"):
+        make_answer_processes(settings)
+    assert not [c for c in multiprocessing.active_children() if c.is_alive()]
