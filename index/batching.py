@@ -1,11 +1,14 @@
 """Concurrent single calls served as one batch call: what a busy bot gains from its models.
 
-A bot answering many chats at once embeds and parses one question per thread. One ONNX run over six
-questions costs about as much as two runs over one, and one spaCy `pipe` over six questions half
-as much as six calls (measured on 2 cores). `Batcher` wraps a function of a list: a caller that
-finds no batch running runs one for everything waiting; callers arriving meanwhile wait, and the
-first of them runs the next batch for all who came. Nobody waits on purpose: a lone caller is
-served at once, and batches grow only as large as the load makes them.
+A bot answering many chats at once parses one question per thread, and one spaCy `pipe` over six
+questions costs half as much as six calls (measured on 2 cores). The parse of a question does not
+depend on the others parsed with it. (Questions are not encoded together: the int8 encoder's
+vectors do depend on the batch, see `index.retriever.Retriever.embed_query`.)
+
+`Batcher` wraps a function of a list: a caller that finds no batch running runs one for everything
+waiting; callers arriving meanwhile wait, and the first of them runs the next batch for all who came.
+Nobody waits on purpose: a lone caller is served at once, and batches grow only as large as the
+load makes them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from index.batching import Batcher
 from index.embedding import Embedder
 from index.entities import EntitySpan
 from index.errors import IndexStoreError
@@ -63,8 +62,6 @@ class Retriever:
     def __init__(self, snapshot: Snapshot, embedder: Embedder) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        # Questions of concurrent chats embedded in one run (see `index.batching`).
-        self._query_batcher: Batcher[str, np.ndarray] = Batcher(lambda queries: list(embedder.embed(queries)))
         assert snapshot.lexical is not None, "a loaded snapshot has its lexical index"
         self.bm25 = snapshot.lexical  # heading and text of each chunk, as embedded
         assert snapshot.layout is not None, "a snapshot computes its layout"
@@ -228,7 +225,10 @@ class Retriever:
         return self.snapshot.manifest.version
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self._query_batcher(query)
+        # Alone, never batched with other chats' questions: the int8 encoder quantizes a batch's
+        # activations with one scale, so a question embedded beside others got another vector
+        # (cosine 0.986 on the main set's questions), and sometimes another answer.
+        return self.embedder.embed([query])[0]
 
     def search(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -241,3 +243,20 @@ def test_of_two_sources_telling_a_story_alike_the_newer_comes_first(tmp_path, em
         "Who led the parade when the harbour festival opened in 2015?", as_of=date(2025, 6, 1)
     )
     assert in_2015.question_time == "period" and in_2015.passages[0].source == "old.txt"
+
+
+def test_a_question_is_encoded_alike_whatever_is_asked_at_the_same_time(answerer: Answerer):
+    """A busy bot must give a question the answer it gives it alone: its vector may not depend on the
+    questions of other chats (the int8 encoder quantizes a batch with one scale)."""
+    retriever = answerer.live_index.retriever()
+    questions = [json.loads(line)["question"] for line in (PROJECT / "evals/questions.jsonl").open()][:16]
+    alone = [retriever.embed_query(q) for q in questions]
+    start = threading.Barrier(len(questions))
+
+    def at_once(question: str) -> np.ndarray:
+        start.wait()
+        return retriever.embed_query(question)
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        together = list(pool.map(at_once, questions))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
