@@ -7,8 +7,8 @@ folder store's files are memory-mapped, so their pages are shared; a new snapsho
 each worker as by any reader); the bot's event loop only awaits the results.
 
 Questions that arrive while every worker is busy go to the next free one together, answered there in
-threads: the answering core batches their spaCy parses and query encodings (`index.batching`), which
-cost less together than one by one.
+threads: the answering core batches their spaCy parses (`index.batching`), which cost less together
+than one by one.
 
 A worker that dies (killed, out of memory) is replaced by a new set of workers, and the questions it
 held are asked once more of them; a question whose second try dies too gets the error.
@@ -80,6 +80,7 @@ class AnswerProcesses:
         self._pool = self._start()
         self._waiting: list[tuple[tuple[str, str | None], asyncio.Future[Answer]]] = []
         self._busy = 0  # batches in the workers
+        self._running: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -123,7 +124,9 @@ class AnswerProcesses:
         while self._waiting and self._busy < self.processes:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             self._busy += 1
-            asyncio.ensure_future(self._run(batch))
+            task = asyncio.ensure_future(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
     async def _run(self, batch: list[tuple[tuple[str, str | None], asyncio.Future[Answer]]]) -> None:
         questions = [q for q, _ in batch]
