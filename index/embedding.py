@@ -313,8 +313,9 @@ def cpu_session(path: Path):
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     # By default the pool's threads busy-wait between runs. A bot runs many short runs beside
-    # Python work that needs the same cores: with spinning off, 100 chats on 2 cores went from
-    # 49-53 to 65-78 answers/s (`python -m evals bench`'s bot row) and CPU per answer fell by a third.
+    # Python work that needs the same cores. With spinning off, answering in 16 threads on 2 cores
+    # took a third less CPU per answer (RealTime QA: 22 -> 16 ms; main set: 115 -> 135 answers/s).
+    # One question at a time on RealTime QA is about a tenth slower (37 -> 33 answers/s).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
