@@ -11,6 +11,7 @@ import threading
 import time
 
 import numpy as np
+import onnx
 import pytest
 
 from index import entities
@@ -528,6 +529,8 @@ def test_the_int8_onnx_encoder_keeps_torchs_vectors_and_rankings(tmp_path, embed
     folder = tmp_path / "bundled_all-MiniLM-L6-v2"
     assert is_exported(folder)
     assert (folder / "model.onnx").stat().st_size < 30_000_000  # int8: a quarter of the 90 MB weights
+    operators = {node.op_type for node in onnx.load(str(folder / "model.onnx")).graph.node}
+    assert "IsNaN" not in operators  # eager attention: no NaN guards over the scores (SDPA's export)
 
     fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
     vectors = fast.embed(texts)
@@ -544,11 +547,12 @@ def test_the_int8_onnx_encoder_keeps_torchs_vectors_and_rankings(tmp_path, embed
 
 
 @pytest.mark.integration
-def test_a_full_precision_export_from_before_is_exported_again(tmp_path):
+@pytest.mark.parametrize("missing", ["weights", "attention"])
+def test_an_export_from_before_is_exported_again(tmp_path, missing):
     folder = tmp_path / "bundled_all-MiniLM-L6-v2"
     SentenceTransformerEmbedder(cache_dir=tmp_path).embed(["x"])
     settings = json.loads((folder / "encoder.json").read_text())
-    del settings["weights"]  # as the full-precision exports of earlier versions were written
+    del settings[missing]  # as the full-precision (SDPA-attention) exports of earlier versions were written
     (folder / "encoder.json").write_text(json.dumps(settings))
     assert not is_exported(folder)
     SentenceTransformerEmbedder(cache_dir=tmp_path).embed(["x"])
