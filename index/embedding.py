@@ -39,8 +39,9 @@ ONNX_FILES = ("model.onnx", "tokenizer.json", "encoder.json")
 ONNX_WEIGHTS = "int8-dynamic-per-channel"
 # How attention is written in the graph (in encoder.json); an export without it is exported again.
 # transformers' default (SDPA) exports its attention mask with NaN guards (IsNaN, Where over every
-# score): 17% of onnxruntime's time on news passages. The eager form adds the mask to the scores;
-# its vectors are the same, and a RealTime QA dev build took 53.8 s instead of 59.2 s.
+# score): 17% of onnxruntime's time on news passages. The eager form adds the mask to the scores:
+# RealTime QA dev's 13,061 texts embedded in 39.3-39.6 s instead of 44.8-46.6 s on 2 cores, vectors
+# at a mean cosine of 0.999 with the SDPA export's.
 ONNX_ATTENTION = "eager"
 # Texts per forward pass. On a CPU small passes of texts of one length waste the least on padding;
 # a GPU needs hundreds at a time to be busy.
