@@ -314,8 +314,27 @@ def rank_passages(hits: list[Hit], judgement: Judgement) -> list[tuple[Hit, floa
     best: dict[str, float] = {}
     for candidate, score in judgement.ranked:
         best.setdefault(candidate.hit.chunk.id, score)
-    scored = [(hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits]
-    return sorted(scored, key=lambda pair: -pair[1])
+    scored = sorted(
+        ((hit, hit.score + best.get(hit.chunk.id, 0.0)) for hit in hits), key=lambda pair: -pair[1]
+    )
+    return without_repeats(scored)
+
+
+def without_repeats(ranked: list[tuple[Hit, float]]) -> list[tuple[Hit, float]]:
+    """`ranked` without the passages whose text is all listed already, higher up. Neighbouring
+    chunks can widen (`PASSAGE_CHARS`) to the same paragraphs: on RealTime QA dev two answers listed
+    one passage twice in their first five. A passage that only partly repeats others stays: its
+    new part may hold the answer."""
+    kept: list[tuple[Hit, float]] = []
+    shown: dict[str, set[int]] = {}  # per document, the characters listed so far
+    for hit, score in ranked:
+        chunk = hit.chunk
+        characters = set(range(chunk.start, chunk.end))
+        listed = shown.setdefault(chunk.doc_id, set())
+        if not characters <= listed:
+            kept.append((hit, score))
+            listed |= characters
+    return kept
 
 
 def _overlap(a: str, b: str) -> float:

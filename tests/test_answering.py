@@ -10,11 +10,12 @@ from datetime import date
 import numpy as np
 import pytest
 
-from bot.answering import Answerer
+from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
 from bot.messages import say_date
 from bot.models import Answer
 from index.build import BuildSettings, rebuild
+from index.models import Chunk, Hit
 from index.retriever import LiveIndex, age_penalty
 from index.store import load_snapshot
 from tests.conftest import PROJECT
@@ -260,3 +261,31 @@ def test_a_question_is_encoded_alike_whatever_is_asked_at_the_same_time(answerer
     with ThreadPoolExecutor(len(questions)) as pool:
         together = list(pool.map(at_once, questions))
     assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+
+
+def _passage(doc: str, start: int, end: int) -> Hit:
+    chunk = Chunk(
+        id=f"{doc}-{start}",
+        doc_id=doc,
+        heading="",
+        start=start,
+        end=end,
+        text="x" * (end - start),
+        sentences=(),
+    )
+    return Hit(chunk=chunk, score=1.0, dense=1.0, lexical=1.0)
+
+
+def test_a_passage_whose_text_is_all_listed_above_is_not_listed_again():
+    ranked = [
+        (_passage("a", 0, 800), 2.0),
+        (_passage("a", 100, 700), 1.9),
+        (_passage("a", 0, 800), 1.8),
+        (_passage("a", 600, 1400), 1.7),
+        (_passage("b", 0, 800), 1.6),
+        (_passage("a", 300, 1200), 1.5),
+    ]
+    kept = [(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end) for hit, _ in without_repeats(ranked)]
+    # Partly new text stays (600-1400 brings 800-1400); the same span in another document stays; what
+    # lies wholly inside the text above goes, also when it is covered by two passages together.
+    assert kept == [("a", 0, 800), ("a", 600, 1400), ("b", 0, 800)]
