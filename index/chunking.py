@@ -17,7 +17,7 @@ from index.models import Chunk, Document, Span
 
 # Bump when a change to `index.cleaning` or to this module changes the chunks of a text: the next
 # build then re-chunks every source (reusing the vectors of every text it embedded before).
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 DEFAULT_CHUNK_SIZE = 800  # characters
 DEFAULT_CHUNK_OVERLAP = 1  # sentences
 QUOTED_TITLE_CHARS = 200  # a quoted title ("Managing Decline? NATO's ...") is shorter than this

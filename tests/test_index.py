@@ -111,6 +111,46 @@ def test_news_chrome_is_dropped_without_its_section():
     assert [c.heading for c in chunks if "Engineers" in c.text] == [""]
 
 
+AUTHOR_AND_WINNERS = """Jane Doe
+
+jdoe@example.com
+
+The ceremony crowned a musical as the year's best comedy, and a period drama swept television.
+
+Best comedy or musical
+
+WINNER: "Emilia Perez"
+
+"Anora"
+
+Best drama series
+
+WINNER: "Shogun"
+
+"The Day of the Jackal"
+
+Best drama
+
+WINNER: "The Brutalist"
+
+"Anora"
+"""
+
+
+@pytest.mark.unit
+def test_a_contact_line_and_a_repeated_line_do_not_take_the_article_with_them():
+    """An author's email above a news article is dropped alone, and lines that occur twice (a
+    nominee in two categories) are the list's entries, under their category."""
+    doc = Document(id="awards.txt", text=AUTHOR_AND_WINNERS, sha256="", title="Winners")
+    chunks = chunk_document(doc)
+    text = "\n".join(c.text for c in chunks)
+    assert "jdoe@example.com" not in text
+    assert "The ceremony crowned a musical" in text
+    assert [c.heading for c in chunks if '"Emilia Perez"' in c.text] == ["Best comedy or musical"]
+    assert [c.heading for c in chunks if "The Brutalist" in c.text] == ["Best drama"]
+    assert sum(c.text.count('"Anora"') for c in chunks) == 2
+
+
 @pytest.mark.unit
 def test_chunks_quote_their_document_and_keep_stable_ids():
     documents, _ = load_documents(SEED_SOURCES)
