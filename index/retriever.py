@@ -168,9 +168,10 @@ class Retriever:
         return self._hubness
 
     def widened(self, chunk: Chunk, chars: int) -> Chunk:
-        """`chunk` grown by its neighbours in the document, one on each side in turn, while they are
-        of its section (same heading, nothing but whitespace between) and the whole stays within
-        `chars` characters."""
+        """`chunk` grown by its neighbours in the document, one on each side in turn, while the whole
+        stays within `chars` characters. It grows across headings and dropped lines: in news a
+        "heading" is as often a photo credit or a link to another story as a new section, and the
+        size bound keeps a long gap (an advert block) out by itself."""
         siblings = self._chunks_of(chunk.doc_id)
         at = next((i for i, c in enumerate(siblings) if c.id == chunk.id), None)
         if at is None:
@@ -178,11 +179,7 @@ class Retriever:
         text = self.document(chunk.doc_id).text
 
         def reads_on(group: list[Chunk]) -> bool:
-            gaps = (text[left.end : right.start] for left, right in zip(group, group[1:]))
-            same_section = all(c.heading == chunk.heading for c in group)
-            return (
-                same_section and group[-1].end - group[0].start <= chars and not any(g.strip() for g in gaps)
-            )
+            return group[-1].end - group[0].start <= chars
 
         first, last, grew = at, at, True
         while grew:

@@ -421,10 +421,10 @@ def test_hybrid_retrieval_ranks_the_right_passage_first(seed_build, embedder, qu
 
 
 @pytest.mark.integration
-def test_a_passage_widens_to_its_neighbours_within_its_section(seed_build, embedder):
+def test_a_passage_widens_to_its_neighbours_up_to_its_size(seed_build, embedder):
     retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
     chunks = retriever.snapshot.chunks
-    grown = 0
+    grown, across_headings = 0, 0
     for chunk in chunks:
         wide = retriever.widened(chunk, 800)
         text = retriever.document(chunk.doc_id).text
@@ -435,9 +435,9 @@ def test_a_passage_widens_to_its_neighbours_within_its_section(seed_build, embed
             assert wide.end - wide.start <= 800
             same_document = (c for c in chunks if c.doc_id == chunk.doc_id)
             inside = [c for c in same_document if wide.start <= c.start <= c.end <= wide.end]
-            assert {c.heading for c in inside} == {chunk.heading}  # never across a heading or furniture
-            assert set(wide.sentences) == {s for c in inside for s in c.sentences}
-    assert grown > len(chunks) // 4
+            across_headings += len({c.heading for c in inside}) > 1
+            assert set(wide.sentences) == {s for c in inside for s in c.sentences}  # whole chunks only
+    assert grown > len(chunks) // 4 and across_headings > 0
 
 
 @pytest.mark.integration
