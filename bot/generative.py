@@ -134,7 +134,8 @@ def _unsupported(sentence: str, cited: list[str], embed) -> str | None:
     words = set(normalise(sentence))
     if len(words & set(normalise(evidence))) < MIN_OVERLAP * len(words):
         return "words not in the cited passage"
-    passage_sentences = [s for p in cited for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
+    # A line break ends a sentence too: a passage can hold a heading, which is no part of the next one.
+    passage_sentences = [s for p in cited for s in re.split(r"(?<=[.!?])\s+|\n+", p) if s.strip()]
     vectors = embed([sentence] + passage_sentences)
     if float(np.max(vectors[1:] @ vectors[0])) < MIN_SIMILARITY:
         return "meaning not close to the cited passage"
