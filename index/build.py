@@ -150,7 +150,7 @@ def _rebuild(
     same_annotation = previous is not None and previous.manifest.annotator == ANNOTATION
     unchanged = same_encoders and same_annotation and not (added or removed or updated)
     if previous and unchanged and _cut_alike(previous):
-        return _report(previous, documents, skipped, [], [], [], (0, 0), False, started, phases)
+        return _report(previous, documents, skipped, [], [], [], (0, 0, 0), False, started, phases)
     with scratch_folder(settings.index_dir) as scratch:
         snapshot, embedded = _assemble(settings, embedder, documents, previous, progress, phases, scratch)
         with phases.timed("store"):
@@ -182,7 +182,7 @@ def _previous_snapshot(settings: BuildSettings, store: SnapshotStore, embedder: 
 
 def _assemble(
     settings, embedder, documents, previous, progress, phases: Phases, scratch: Path
-) -> tuple[Snapshot, tuple[int, int]]:
+) -> tuple[Snapshot, tuple[int, int, int]]:
     """Chunk every document and find a vector for every chunk and sentence, embedding only new text.
     The vectors are files in `scratch` (see `index.vector_files`)."""
     by_id = {doc.id: doc for doc in documents}
@@ -211,7 +211,7 @@ def _assemble(
         lexical = _lexical_for(chunks, previous if same_texts else None)
         names = proper_terms([chunk.text for chunk in chunks])
     with phases.timed("embed multilingual"):
-        multilingual = _multilingual_vectors(
+        multilingual, multilingual_embedded = _multilingual_vectors(
             settings, by_id, sentence_rows, previous, progress, scratch / "sentences_xl.f32"
         )
     index_type = choose_index_type(settings.index_type, len(chunks))
@@ -244,7 +244,7 @@ def _assemble(
         lexical,
         names,
     )
-    return snapshot, (chunk_embedded, sentence_embedded)
+    return snapshot, (chunk_embedded, sentence_embedded, multilingual_embedded)
 
 
 def _cut_alike(previous: Snapshot) -> bool:
@@ -294,20 +294,20 @@ def _lexical_for(chunks: list[Chunk], previous: Snapshot | None) -> BM25:
 
 def _multilingual_vectors(
     settings, documents, sentence_rows, previous, progress, path: Path
-) -> np.ndarray | None:
-    """Every sentence by the multilingual encoder (its bare text), reusing the previous snapshot's."""
+) -> tuple[np.ndarray | None, int]:
+    """Every sentence by the multilingual encoder (its bare text), reusing the previous snapshot's
+    vectors when the same encoder made them; and how many sentences it embedded."""
     if not settings.multilingual:
-        return None
+        return None, 0
     texts = [documents[d].text[s:e] for d, s, e in sentence_rows]
     cache = {}
-    if previous is not None and previous.sentence_vectors_xl is not None:
+    if previous is not None and previous.manifest.multilingual == MULTILINGUAL_MODEL:  # same encoder
         old = [previous.documents[d].text[s:e] for d, s, e in previous.sentence_rows]
         known = np.asarray(previous.sentence_vectors_xl)  # plain rows, as in `_vector_cache`
         cache = {_text_key(t): known[row] for row, t in enumerate(old)}
     unknown = any(_text_key(t) not in cache for t in texts)
     encoder = multilingual_encoder() if unknown else None  # loading it takes seconds: only when needed
-    vectors, _ = _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
-    return vectors
+    return _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
 
 
 def _text_key(text: str) -> str:
@@ -370,7 +370,7 @@ def _progress_bar(total: int, step: int, label: str):
 
 
 def _report(snapshot, documents, skipped, added, updated, removed, embedded, full, started, phases):
-    chunks_embedded, sentences_embedded = embedded
+    chunks_embedded, sentences_embedded, multilingual_embedded = embedded
     return BuildReport(
         documents=len(documents),
         chunks=len(snapshot.chunks),
@@ -379,6 +379,7 @@ def _report(snapshot, documents, skipped, added, updated, removed, embedded, ful
         removed=removed,
         embedded_chunks=chunks_embedded,
         embedded_sentences=sentences_embedded,
+        embedded_multilingual=multilingual_embedded,
         skipped=[{"path": s.path, "reason": s.reason} for s in skipped],
         full_rebuild=full,
         version=snapshot.manifest.version,

@@ -13,6 +13,7 @@ from typing import Any
 from index.build import open_store, rebuild
 from index.embedding import cached_embedder
 from index.errors import IndexStoreError
+from index.models import BuildReport
 from index.retriever import LiveIndex
 from index.settings import IndexSettings
 from index.status import index_status
@@ -74,7 +75,8 @@ def run_build(args: argparse.Namespace, settings: IndexSettings) -> int:
     print(
         f"{report.documents} documents, {report.chunks} chunks ({changes}); "
         f"embedded {report.embedded_chunks} chunks and {report.embedded_sentences} sentences "
-        f"({_device_words(embedder.device)}) in {report.seconds:.2f} s. Index version {report.version}."
+        f"({_device_words(embedder.device)}){_multilingual_words(report)} in {report.seconds:.2f} s. "
+        f"Index version {report.version}."
     )
     if report.phases:
         print("time per step: " + ", ".join(f"{step} {s:.1f} s" for step, s in report.phases.items()))
@@ -85,6 +87,11 @@ def run_build(args: argparse.Namespace, settings: IndexSettings) -> int:
 
 def _device_words(device: str) -> str:
     return {"cuda": "on the GPU", "cpu": "on the CPU"}.get(device, "nothing new to embed")
+
+
+def _multilingual_words(report: BuildReport) -> str:
+    n = report.embedded_multilingual
+    return f", and {n} sentences by the multilingual encoder" if n else ""
 
 
 def run_status(args: argparse.Namespace, settings: IndexSettings) -> int:

