@@ -37,14 +37,16 @@ def test_the_language_of_a_question(question, language):
 @pytest.mark.parametrize(
     "question, language, wh",
     [
-        ("호주는 총리 대신 누구를 보냈나요?", "ko", "who"),
-        ("한국은 GDP의 몇 퍼센트를 국방비로 쓰나요?", "ko", "how much"),
-        ("同盟国は何年までに目標を達成しますか？", "ja", "when"),
-        ("Wie viele Sitze hat die Regierung?", "de", "how many"),
-        ("Wer vertrat Neuseeland?", "de", "who"),
-        ("Qu'a fait Trump au sommet ?", "fr", "what"),
-        ("Pourquoi le Premier ministre a-t-il annulé ?", "fr", "why"),
-        ("Sommet de l'OTAN", "fr", ""),
+        ("호주는 총리 대신 누구를 보냈나요?", "ko", ("who", "")),
+        ("한국은 GDP의 몇 퍼센트를 국방비로 쓰나요?", "ko", ("what", "percentage")),
+        ("同盟国は何年までに目標を達成しますか？", "ja", ("what", "year")),
+        ("Wie viele Sitze hat die Regierung?", "de", ("how many", "")),
+        ("Wie viel Prozent gibt Japan aus?", "de", ("what", "percentage")),
+        ("Wer vertrat Neuseeland?", "de", ("who", "")),
+        ("Qu'a fait Trump au sommet ?", "fr", ("what", "")),
+        ("Quelle part du commerce passe par la mer ?", "fr", ("what", "share")),
+        ("Pourquoi le Premier ministre a-t-il annulé ?", "fr", ("why", "")),
+        ("Sommet de l'OTAN", "fr", ("", "")),
     ],
 )
 def test_the_question_word_says_what_kind_of_answer_is_wanted(question, language, wh):

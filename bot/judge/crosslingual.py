@@ -7,8 +7,8 @@ refused by every lexical check). Here the evidence is what does carry:
 - the multilingual encoder's similarity of question and sentence, and how far the sentence stands out
   from the other candidates (an unanswerable question finds many sentences about equally near);
 - the kind of answer asked for, from the question word of its language (a small table: "누구",
-  "誰", "wer", "qui" -> who), through the answer-type table fitted on SQuAD, against the entities the
-  sentence holds;
+  "誰", "wer", "qui" -> who; "몇 퍼센트", "wie viel Prozent" -> what percentage), through the
+  answer-type table fitted on SQuAD, against the entities the sentence holds;
 - the rank of its passage.
 
 A logistic regression on these features, fitted on `evals/multilingual-fit.jsonl` by
@@ -40,46 +40,58 @@ FEATURES = ("similarity", "standout", "type_match", "answer_not_entity", "passag
 KEEP_WITHIN = 0.15  # further sentences must score this close to the best
 STANDOUT_OF = 10  # a sentence's similarity is compared with the mean of the best this many
 
-# The question words of each language, most specific first, each with the English wh-word it asks.
+# The question words of each language, most specific first, each with the English wh-word it asks
+# and, after a "/", the noun asked about when the words name one: a share is asked for as "what
+# percentage" (the answer-type table: a percentage), not as "how much" (as likely money).
 _QUESTION_WORDS = {
     "ko": (
-        "몇 퍼센트=how much | 몇=how many | 얼마=how much | 누구=who | 누가=who | 왜=why | 언제=when | "
-        "어디=where | 어느=which | 어떤=which | 무엇=what | 무슨=what | 뭐=what"
+        "몇 퍼센트=what/percentage | 몇 년=what/year | 몇=how many | 얼마=how much | 누구=who | 누가=who | "
+        "왜=why | 언제=when | 어디=where | 어느=which | 어떤=which | 무엇=what | 무슨=what | 뭐=what"
     ),
     "ja": (
-        "何パーセント=how much | 何人=how many | 何年=when | いくつ=how many | いくら=how much | "
-        "どれくらい=how much | どれだけ=how much | 誰=who | だれ=who | なぜ=why | どうして=why | いつ=when | "
-        "どこ=where | どの=which | どちら=which | 何=what | なに=what"
+        "何パーセント=what/percentage | 割合=what/percentage | 何人=how many | 何年=what/year | "
+        "いくつ=how many | いくら=how much | どれくらい=how much | どれだけ=how much | 誰=who | だれ=who | "
+        "なぜ=why | どうして=why | いつ=when | どこ=where | どの=which | どちら=which | 何=what | なに=what"
     ),
     "de": (
-        "wie viele=how many | wie viel=how much | welcher anteil=how much | wer=who | "
-        "wen=who | wem=who | warum=why | wieso=why | weshalb=why | wann=when | "
-        "bis zu welchem jahr=when | wo=where | welche=which | welcher=which | "
+        "wie viel prozent=what/percentage | welcher anteil=what/share | wie viele=how many | "
+        "wie viel=how much | wer=who | wen=who | wem=who | warum=why | wieso=why | weshalb=why | "
+        "wann=when | welchem jahr=what/year | wo=where | welche=which | welcher=which | "
         "welches=which | was=what | wie=how"
     ),
     "fr": (
-        "combien=how many | quelle part=how much | qui=who | pourquoi=why | quand=when | "
-        "quelle année=when | où=where | quel=which | quelle=which | quels=which | "
-        "quelles=which | qu'=what | que=what | quoi=what | comment=how"
+        "quel pourcentage=what/percentage | quelle part=what/share | combien=how many | qui=who | "
+        "pourquoi=why | quand=when | quelle année=what/year | où=where | quel=which | quelle=which | "
+        "quels=which | quelles=which | qu'=what | que=what | quoi=what | comment=how"
     ),
     "es": (
-        "cuántos=how many | cuántas=how many | cuánto=how much | quién=who | por qué=why | "
-        "cuándo=when | dónde=where | cuál=which | qué=what"
+        "qué porcentaje=what/percentage | cuántos=how many | cuántas=how many | cuánto=how much | "
+        "quién=who | por qué=why | cuándo=when | dónde=where | cuál=which | qué=what"
     ),
 }
-QUESTION_WORDS = {
-    lang: tuple(tuple(pair.split("=")) for pair in words.split(" | "))
-    for lang, words in _QUESTION_WORDS.items()
-}
 
 
-def question_word(question: str, language: str) -> str:
-    """The English wh-word the question's own question word stands for, or ""."""
+def _entries(words: str) -> tuple[tuple[str, str, str], ...]:
+    """("몇 퍼센트", "what", "percentage") from "몇 퍼센트=what/percentage"; focus "" when none."""
+    entries = []
+    for entry in words.split(" | "):
+        pattern, asked = entry.split("=")
+        wh, _, focus = asked.partition("/")
+        entries.append((pattern, wh, focus))
+    return tuple(entries)
+
+
+QUESTION_WORDS = {lang: _entries(words) for lang, words in _QUESTION_WORDS.items()}
+
+
+def question_word(question: str, language: str) -> tuple[str, str]:
+    """The English wh-word the question's own question word stands for ("" when none), and the noun
+    asked about when the question word names one ("what percentage"), else ""."""
     lowered = question.lower()
-    for pattern, wh in QUESTION_WORDS.get(language, ()):
+    for pattern, wh, focus in QUESTION_WORDS.get(language, ()):
         if _contains_word(lowered, pattern, spaced=language not in ("ko", "ja")):
-            return wh
-    return ""
+            return wh, focus
+    return "", ""
 
 
 def _contains_word(text: str, pattern: str, spaced: bool) -> bool:
@@ -120,7 +132,7 @@ def load_crosslingual_model(path: Path = MODEL_FILE) -> CrossLingualModel:
 
 def answer_kinds(question: str, language: str, types: AnswerTypes, embed) -> dict[str, float]:
     """P(answer label) from the question word alone (no focus noun: the parse is English-only)."""
-    analysis = QuestionAnalysis(question_word(question, language), "", ())
+    analysis = QuestionAnalysis(*question_word(question, language), ())
     return dict(zip(types.labels, map(float, types.distribution(analysis, embed))))
 
 
