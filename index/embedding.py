@@ -236,18 +236,20 @@ def export_onnx(model, folder: Path) -> None:
 
 
 def export_int8(transformer, sample, folder: Path) -> None:
-    """Write a transformers encoder (token ids -> hidden states) as int8 ONNX, `folder/model.onnx`."""
+    """Write a transformers encoder (its inputs, by the names in `sample` -> hidden states) as int8
+    ONNX, `folder/model.onnx`. The inputs are token ids, attention mask and token types; or, with
+    `inputs_embeds` instead of ids, the tokens' vectors (looked up outside the graph)."""
     import torch
+
+    names = tuple(sample.keys())
 
     class Encoder(torch.nn.Module):
         def __init__(self, inner) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(names, inputs))).last_hidden_state
 
     with warnings.catch_warnings(), _attention(transformer, ONNX_ATTENTION):
         warnings.simplefilter("ignore")  # the tracer's notes are for exporter authors, not our users
@@ -277,13 +279,14 @@ def _attention(transformer, implementation: str) -> Iterator[None]:
 def _export(encoder, sample, path: Path, axes: dict) -> None:
     import torch
 
+    names = list(sample.keys())
     torch.onnx.export(
         encoder,
-        (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+        tuple(sample[name] for name in names),
         str(path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        input_names=names,
         output_names=["hidden"],
-        dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "hidden": axes},
+        dynamic_axes={**{name: axes for name in names}, "hidden": axes},
         opset_version=17,
         dynamo=False,
     )

