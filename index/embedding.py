@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import warnings
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from index.cache import machine_cache
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +141,11 @@ def is_exported(folder: Path) -> bool:
 
 
 def cached_embedder(model: str, index_dir: Path, device: str = "cpu") -> SentenceTransformerEmbedder:
-    """The model, with its ONNX export (for fast start-up) kept beside the index."""
-    return SentenceTransformerEmbedder(model, cache_dir=index_dir / "encoder", device=device)
+    """The model, with its ONNX export (for fast start-up) kept in this machine's cache folder
+    (`index.cache`), shared by every index; beside the index when that folder cannot be written."""
+    root = machine_cache()
+    cache_dir = root / "encoders" if root is not None else index_dir / "encoder"
+    return SentenceTransformerEmbedder(model, cache_dir=cache_dir, device=device)
 
 
 def gpu_available() -> bool:
@@ -217,22 +223,34 @@ def export_onnx(model, folder: Path) -> None:
     if not tokenizer_file.exists():
         raise ValueError("no tokenizer.json beside the model")
 
-    staging = folder.with_name(folder.name + ".staging")
-    staging.mkdir(parents=True, exist_ok=True)
-    export_int8(transformer.auto_model, model.tokenizer(["an example"], return_tensors="pt"), staging)
-    (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
-    settings = {
-        "max_seq_length": model.max_seq_length,
-        "dimension": _dimension(model),
-        "weights": ONNX_WEIGHTS,
-        "attention": ONNX_ATTENTION,
-    }
-    (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
-    if folder.exists():
-        import shutil
+    staging = folder.with_name(f"{folder.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        export_int8(transformer.auto_model, model.tokenizer(["an example"], return_tensors="pt"), staging)
+        (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
+        settings = {
+            "max_seq_length": model.max_seq_length,
+            "dimension": _dimension(model),
+            "weights": ONNX_WEIGHTS,
+            "attention": ONNX_ATTENTION,
+        }
+        (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
+        publish_export(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
-        shutil.rmtree(folder)
-    os.rename(staging, folder)
+
+def publish_export(staging: Path, folder: Path) -> None:
+    """Rename a finished export into place. An older export there is replaced; one that another
+    process (sharing the cache folder) put there meanwhile is kept: it holds the same files."""
+    if folder.exists() and not is_exported(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        if not is_exported(folder):
+            raise
 
 
 def export_int8(transformer, sample, folder: Path) -> None:

