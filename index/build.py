@@ -307,7 +307,11 @@ def _multilingual_vectors(
         cache = {_text_key(t): known[row] for row, t in enumerate(old)}
     unknown = any(_text_key(t) not in cache for t in texts)
     encoder = multilingual_encoder() if unknown else None  # loading it takes seconds: only when needed
-    return _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
+    try:
+        return _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
+    finally:
+        if encoder is not None:  # a bot rebuilding as its sources change would keep 0.4 GB for good
+            encoder.release_passages()
 
 
 def _text_key(text: str) -> str:
