@@ -45,6 +45,7 @@ from index.embedding import (
     export_int8,
     is_exported,
     mean_pool,
+    publish_export,
 )
 
 PACKED_MODEL = "e5-small-q4.bin"
@@ -185,8 +186,9 @@ def bert_of(model: PackedModel):
         add_pooling_layer=False,
     ).eval()
     weights = {name: torch.from_numpy(array) for name, array in _state(model).items()}
-    missing = bert.load_state_dict(weights, strict=False).missing_keys
-    assert set(missing) <= {"embeddings.word_embeddings.weight", "embeddings.position_ids"}, missing
+    missing = set(bert.load_state_dict(weights, strict=False).missing_keys)
+    if missing - {"embeddings.word_embeddings.weight", "embeddings.position_ids"}:
+        raise ValueError(f"the packed model lacks {sorted(missing)}")
     return bert
 
 
@@ -236,13 +238,7 @@ def export_e5(model: PackedModel, folder: Path) -> None:
             "inputs": "inputs_embeds",
         }
         (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
-        if folder.exists() and not is_e5_exported(folder):  # an older export: replaced
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            os.rename(staging, folder)
-        except OSError:  # another process put its export there meanwhile: the same files
-            if not is_e5_exported(folder):
-                raise
+        publish_export(staging, folder, complete=is_e5_exported)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

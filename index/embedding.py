@@ -24,7 +24,7 @@ import os
 import shutil
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -241,15 +241,17 @@ def export_onnx(model, folder: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def publish_export(staging: Path, folder: Path) -> None:
-    """Rename a finished export into place. An older export there is replaced; one that another
-    process (sharing the cache folder) put there meanwhile is kept: it holds the same files."""
-    if folder.exists() and not is_exported(folder):
+def publish_export(staging: Path, folder: Path, complete: Callable[[Path], bool] | None = None) -> None:
+    """Rename a finished export into place. An older export there (not `complete`, by default
+    `is_exported`) is replaced; one that another process sharing the cache folder put there meanwhile
+    is kept: it holds the same files."""
+    complete = complete or is_exported
+    if folder.exists() and not complete(folder):
         shutil.rmtree(folder, ignore_errors=True)
     try:
         os.rename(staging, folder)
     except OSError:
-        if not is_exported(folder):
+        if not complete(folder):
             raise
 
 
