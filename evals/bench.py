@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from index.ann import build_faiss_index, choose_index_type
 from index.bm25 import BM25
 from index.build import BuildSettings, embedding_texts, rebuild
 from index.embedding import TorchBackend, resolve_model_path
+from index.lexical import NameCounts
 from index.retriever import CANDIDATES, LiveIndex
 from index.store import FolderStore, Snapshot, new_version
 
@@ -301,6 +303,9 @@ def copied_index(seed: Snapshot, seed_sources: Path, root: Path, chunks: int) ->
         for (doc_id, start, end), row in seed.sentence_rows.items():
             sentence_rows[(prefix + doc_id, start, end)] = copy * len(seed.sentence_rows) + row
     terms = [seed.lexical.terms_of(row) for row in range(len(seed.chunks))] if seed.lexical else []
+    names = NameCounts.of_texts(chunk.text for chunk in seed.chunks)
+    tiled = [Counter({t: n * copies for t, n in c.items()}) for c in (names.capitalised, names.everywhere)]
+    names = NameCounts(*tiled)  # the counts of `copies` copies
     manifest = seed.manifest.model_copy(
         update={
             "version": new_version(),
@@ -320,7 +325,8 @@ def copied_index(seed: Snapshot, seed_sources: Path, root: Path, chunks: int) ->
         sentence_rows,
         None,
         BM25.of_terms(terms * copies),
-        seed.proper_terms,
+        names.proper_terms(),
+        name_counts=lambda: names,
     )
     FolderStore(root / "index").save(snapshot, None)
     return len(all_chunks)

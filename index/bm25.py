@@ -1,22 +1,22 @@
 """The lexical index: Okapi BM25 over each chunk's stems, computed at build time and memory-mapped at load.
 
-bm25s (Lucene's BM25 variant, k1 = `K1`, b = `B`) computes the term-by-chunk score matrix once, at
-build time, and saves it in the snapshot in its own format: three arrays of a compressed sparse
-column matrix (`bm25_data.npy`, `bm25_indices.npy`, `bm25_indptr.npy`: per term, the chunks holding it
-and their scores), the vocabulary (`bm25_vocab.json`: term -> column) and its parameters. A load reads
-those files with numpy, memory-mapped: no text is normalised again, and bm25s itself (0.25 s to
-import, with scipy) stays out of the query process. A query is the weighted sum of its terms'
-columns, so our analyzer's extras (misspellings, places) keep their weights.
+The term-by-chunk score matrix (Lucene's BM25 variant, k1 = `K1`, b = `B`) is computed once, at build
+time, with numpy (`_scored`), and saved in the snapshot as the three arrays of a compressed sparse
+column matrix (`bm25_data.npy`, `bm25_indices.npy`, `bm25_indptr.npy`: per term, the chunks holding
+it and their scores), the vocabulary (`bm25_vocab.json`: term -> column) and its parameters. A load
+reads those files memory-mapped: no text is normalised again. A query is the weighted sum of its
+terms' columns, so our analyzer's extras (misspellings, places) keep their weights.
 
 Each chunk's terms are stored too (`chunk_terms.npy`, `chunk_term_offsets.npy`: column numbers), so
-the next build normalises only new or changed chunks (`terms_of`).
+the next build normalises only new or changed chunks and copies the others' columns (`reusing`).
+On 200,000 chunks that takes 0.9-1.0 s, against 2.3-2.9 s from their stems as strings and 4.5 s
+through bm25s, which computed the matrix before with a Python step per chunk.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,21 +65,37 @@ class BM25:
     @classmethod
     def of_terms(cls, terms: Sequence[Sequence[str]]) -> BM25:
         """Index each text's stems, as `normalise` gives them."""
-        vocabulary: dict[str, int] = {}
-        ids = [[vocabulary.setdefault(t, len(vocabulary)) for t in text] for text in terms]
-        offsets = np.cumsum([0] + [len(i) for i in ids], dtype=np.int64)
-        flat = np.fromiter((t for i in ids for t in i), dtype=np.int32, count=int(offsets[-1]))
-        if not vocabulary:  # nothing to score: an empty corpus, or texts with no words
-            empty = np.zeros(0, dtype=np.float32)
-            return cls({}, empty, empty.astype(np.int32), np.zeros(1, np.int64), len(ids), flat, offsets)
-        import bm25s  # only builds import it
+        return cls.reusing(None, terms)
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself: its notes are noise
-        model = bm25s.BM25(k1=K1, b=B, method=METHOD)
-        model.index((ids, dict(vocabulary)), create_empty_token=False, show_progress=False)
-        scores = model.scores
-        data = scores["data"] * np.float32(K1 + 1)  # bm25s leaves out this constant factor; Okapi has it
-        return cls(vocabulary, data, scores["indices"], scores["indptr"], len(ids), flat, offsets)
+    @classmethod
+    def reusing(cls, previous: BM25 | None, texts: Sequence[int | Sequence[str]]) -> BM25:
+        """Index texts given as their stems, or as a row of `previous` that holds the same text: its
+        stems are copied as column numbers, with no Python step per stem (reusing 200,000 chunks' stems
+        as strings took 5 s). Terms no text holds any longer are dropped."""
+        vocabulary = dict(previous.vocabulary) if previous is not None else {}
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        reused = [(i, row) for i, row in enumerate(texts) if isinstance(row, int)]
+        fresh = [
+            (i, [vocabulary.setdefault(t, len(vocabulary)) for t in text])
+            for i, text in enumerate(texts)
+            if not isinstance(text, int)
+        ]
+        if reused:
+            assert previous is not None, "a row of a previous index needs that index"
+            at, rows = np.array(reused, dtype=np.int64).T
+            lengths[at] = previous._offsets[rows + 1] - previous._offsets[rows]
+        for i, ids in fresh:
+            lengths[i] = len(ids)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        flat = np.zeros(int(offsets[-1]), dtype=np.int32)
+        if reused and previous is not None:
+            source_starts = np.asarray(previous._offsets)[rows]
+            flat[_runs(offsets[at], lengths[at])] = previous._terms[_runs(source_starts, lengths[at])]
+        for i, ids in fresh:
+            flat[offsets[i] : offsets[i + 1]] = ids
+        vocabulary, flat = _without_unused(vocabulary, flat)
+        data, indices, indptr = _scored(flat, offsets, len(vocabulary))
+        return cls(vocabulary, data, indices, indptr, len(texts), flat, offsets)
 
     @classmethod
     def of_texts(cls, texts: Sequence[str]) -> BM25:
@@ -162,3 +178,37 @@ class BM25:
                 start, end = self._indptr[column], self._indptr[column + 1]
                 scores[self._indices[start:end]] += np.float32(weight * query_weight) * self._data[start:end]
         return scores
+
+
+def _runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start + 1, ..., start + length - 1 of every run, in order."""
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+
+
+def _without_unused(vocabulary: dict[str, int], flat: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
+    """The vocabulary renumbered without the columns `flat` no longer uses (their documents left)."""
+    used = np.zeros(len(vocabulary), dtype=bool)
+    used[flat] = True
+    if used.all():
+        return vocabulary, flat
+    column = np.cumsum(used) - 1
+    kept = {term: int(column[c]) for term, c in vocabulary.items() if used[c]}
+    return kept, column[flat].astype(np.int32)
+
+
+def _scored(flat: np.ndarray, offsets: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The term-by-text score matrix in compressed sparse columns (scores, text rows, column starts):
+    idf * tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl)), with Lucene's idf (see the top)."""
+    lengths = np.diff(offsets)
+    size = len(lengths)
+    text_of = np.repeat(np.arange(size, dtype=np.int64), lengths)
+    pairs, tf = np.unique(flat.astype(np.int64) * max(size, 1) + text_of, return_counts=True)
+    term, text = pairs // max(size, 1), pairs % max(size, 1)
+    df = np.bincount(term, minlength=columns)
+    indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+    idf = np.log(1 + (size - df + 0.5) / (df + 0.5))
+    average = lengths.mean() if size and lengths.sum() else 1.0
+    norm = K1 * (1 - B + B * lengths[text] / average)
+    scores = idf[term] * tf * (K1 + 1) / (tf + norm)
+    return scores.astype(np.float32), text.astype(np.int32), indptr

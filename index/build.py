@@ -6,6 +6,7 @@ import hashlib
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK
 from index.embedding import Embedder
 from index.entities import ANNOTATION, EntityJob, EntitySpan
 from index.errors import IndexCorrupt, IndexNotBuilt
-from index.lexical import analyzer_fingerprint, normalise, proper_terms
+from index.lexical import NameCounts, analyzer_fingerprint, normalise
 from index.milvus_store import MilvusStore, MilvusTarget
 from index.models import BuildReport, Chunk, Document
 from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
@@ -209,7 +210,7 @@ def _assemble(
     entities = {doc.id: entities[doc.id] for doc in documents}
     with phases.timed("lexical"):
         lexical = _lexical_for(chunks, previous if same_texts else None)
-        names = proper_terms([chunk.text for chunk in chunks])
+        names = _names_for(chunks, previous)
     with phases.timed("embed multilingual"):
         multilingual, multilingual_embedded = _multilingual_vectors(
             settings, by_id, sentence_rows, previous, progress, scratch / "sentences_xl.f32"
@@ -242,7 +243,8 @@ def _assemble(
         sentence_rows,
         multilingual,
         lexical,
-        names,
+        names.proper_terms(),
+        name_counts=lambda: names,
     )
     return snapshot, (chunk_embedded, sentence_embedded, multilingual_embedded)
 
@@ -278,18 +280,26 @@ def _entities_known(
 def _lexical_for(chunks: list[Chunk], previous: Snapshot | None) -> BM25:
     """BM25 over every chunk's heading and text, with the previous snapshot's stems where the same
     text was indexed before by the same analyzer: only new text is normalised."""
-    old, known = None, {}
-    if previous is not None and previous.manifest.analyzer == analyzer_fingerprint():
-        old = previous.lexical
-        known = {_text_key(chunk_embedding_text(c)): row for row, c in enumerate(previous.chunks)}
-    terms = []
+    if previous is None or previous.lexical is None or previous.manifest.analyzer != analyzer_fingerprint():
+        return BM25.of_terms([normalise(chunk.heading) + normalise(chunk.text) for chunk in chunks])
+    known = {chunk_embedding_text(c): row for row, c in enumerate(previous.chunks)}
+    texts: list[int | list[str]] = []
     for chunk in chunks:
-        row = known.get(_text_key(chunk_embedding_text(chunk)))
-        if old is not None and row is not None:
-            terms.append(old.terms_of(row))
-        else:
-            terms.append(normalise(chunk.heading) + normalise(chunk.text))
-    return BM25.of_terms(terms)
+        row = known.get(chunk_embedding_text(chunk))
+        texts.append(row if row is not None else normalise(chunk.heading) + normalise(chunk.text))
+    return BM25.reusing(previous.lexical, texts)
+
+
+def _names_for(chunks: list[Chunk], previous: Snapshot | None) -> NameCounts:
+    """Who writes which stems with a capital (`index.lexical.NameCounts`): the previous snapshot's
+    counts with the chunks that left taken out and the new ones added, when its analyzer was this one."""
+    counts = None
+    if previous is not None and previous.manifest.analyzer == analyzer_fingerprint():
+        counts = previous.name_counts()
+    if previous is None or counts is None:
+        return NameCounts.of_texts(chunk.text for chunk in chunks)
+    now, before = Counter(c.text for c in chunks), Counter(c.text for c in previous.chunks)
+    return counts.changed(added=(now - before).elements(), removed=(before - now).elements())
 
 
 def _multilingual_vectors(

@@ -22,6 +22,8 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import snowballstemmer
 
@@ -124,9 +126,51 @@ def analyzer_fingerprint() -> str:
     return hashlib.sha256(tables.encode()).hexdigest()[:16]
 
 
-def proper_terms(texts: list[str], share: float = 0.7) -> frozenset[str]:
-    """Stems written with a capital letter inside sentences at least `share` of the time: names,
-    places, acronyms ("Japan", "NATO"), but not words merely capitalised in titles ("Summit")."""
+def proper_terms(texts: Iterable[str]) -> frozenset[str]:
+    """Stems written with a capital letter inside sentences most of the time (`NameCounts`)."""
+    return NameCounts.of_texts(texts).proper_terms()
+
+
+@dataclass(frozen=True)
+class NameCounts:
+    """How often each stem is written inside a sentence, and how often with a capital letter there:
+    kept in the snapshot so that the next build counts only the chunks that changed (counting
+    200,000 chunks' words took 10 s)."""
+
+    capitalised: Counter[str]
+    everywhere: Counter[str]
+
+    @classmethod
+    def of_texts(cls, texts: Iterable[str]) -> NameCounts:
+        return cls(Counter(), Counter()).changed(added=texts, removed=())
+
+    def changed(self, added: Iterable[str], removed: Iterable[str]) -> NameCounts:
+        """These counts with `added` texts counted in and `removed` ones (counted before) out."""
+        capitalised, everywhere = Counter(self.capitalised), Counter(self.everywhere)
+        for texts, sign in ((added, 1), (removed, -1)):
+            more_capitalised, more_everywhere = _counted(texts)
+            for counts, more in ((capitalised, more_capitalised), (everywhere, more_everywhere)):
+                for term, count in more.items():
+                    counts[term] += sign * count
+        return NameCounts(+capitalised, +everywhere)  # unary + drops the terms counted down to 0
+
+    def proper_terms(self, share: float = 0.7) -> frozenset[str]:
+        """Stems written with a capital letter inside sentences at least `share` of the time: names,
+        places, acronyms ("Japan", "NATO"), but not words merely capitalised in titles ("Summit")."""
+        return frozenset(t for t, count in self.capitalised.items() if count >= share * self.everywhere[t])
+
+    def to_json(self) -> str:
+        counts = {"capitalised": self.capitalised, "everywhere": self.everywhere}
+        return json.dumps(counts, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> NameCounts:
+        counts = json.loads(text)
+        return cls(Counter(counts["capitalised"]), Counter(counts["everywhere"]))
+
+
+def _counted(texts: Iterable[str]) -> tuple[Counter[str], Counter[str]]:
+    """Stems of the words inside sentences (after a word and a space), and those of them capitalised."""
     capitalised: Counter[str] = Counter()
     everywhere: Counter[str] = Counter()
     known: dict[str, list[str]] = {}  # a corpus repeats its words: normalise each one once
@@ -137,6 +181,6 @@ def proper_terms(texts: list[str], share: float = 0.7) -> frozenset[str]:
             if stems is None:
                 stems = known[word] = normalise(word)
             everywhere.update(stems)
-            if match.group()[0].isupper():
+            if word[0].isupper():
                 capitalised.update(stems)
-    return frozenset(term for term, count in capitalised.items() if count >= share * everywhere[term])
+    return capitalised, everywhere

@@ -15,6 +15,7 @@
         index.faiss                     FAISS index over the chunk vectors (ids = chunk rows)
         bm25_*, chunk_term*.npy         the lexical index, memory-mapped (see `index.bm25`)
         proper_terms.json               stems the sources write as names (see `index.lexical`)
+        name_counts.json                what they were found from, read by the next build only
 
 A build writes a new snapshot beside the old ones and then swaps CURRENT with an atomic rename,
 so a build killed halfway leaves the previous snapshot serving. A load checks every file's size
@@ -28,13 +29,14 @@ longer than everything else its load does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,7 @@ from index import bm25
 from index.ann import build_faiss_index, set_search_depth
 from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
+from index.lexical import NameCounts
 from index.lock import build_lock
 from index.models import Chunk, Document
 from index.stamps import RACY_NS, load_cache, save_cache
@@ -69,6 +72,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 4
 KEEP_SNAPSHOTS = 3
 PROPER_TERMS_FILE = "proper_terms.json"
+NAME_COUNTS_FILE = "name_counts.json"  # not in snapshots written before it: their next build counts all
 VERIFIED_FILE = "verified.json"
 LINE_FILES = {"documents": "documents.jsonl", "chunks": "chunks.jsonl", "entities": "entities.jsonl"}
 DATA_FILES = (
@@ -125,6 +129,8 @@ class Snapshot:
     lexical: bm25.BM25 | None = None  # over the chunks' headings and texts, row = chunk row
     proper_terms: frozenset[str] = frozenset()
     layout: Layout | None = None  # computed from the rows when not given
+    # What `proper_terms` was found from, read only when a build asks (None: not kept, count again).
+    name_counts: Callable[[], NameCounts | None] = lambda: None
 
     def __post_init__(self) -> None:
         if not self.sentence_rows:
@@ -279,8 +285,12 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     assert snapshot.lexical is not None, "a build computes the lexical index"
     snapshot.lexical.save(staging)
     (staging / PROPER_TERMS_FILE).write_text(json.dumps(sorted(snapshot.proper_terms)), encoding="utf-8")
-    manifest.files = {name: _sha256(staging / name) for name in _data_files(manifest)}
-    manifest.sizes = {name: (staging / name).stat().st_size for name in _data_files(manifest)}
+    names = snapshot.name_counts()
+    if names is not None:
+        (staging / NAME_COUNTS_FILE).write_text(names.to_json(), encoding="utf-8")
+    written = _data_files(manifest, names is not None)
+    manifest.files = {name: _sha256(staging / name) for name in written}
+    manifest.sizes = {name: (staging / name).stat().st_size for name in written}
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     _fsync_tree(staging)
 
@@ -346,8 +356,12 @@ def verify(folder: Path, manifest: Manifest) -> None:
         save_cache(folder / VERIFIED_FILE, now_verified)
 
 
-def _data_files(manifest: Manifest) -> tuple[str, ...]:
-    return DATA_FILES + ((MULTILINGUAL_FILE,) if manifest.multilingual else ())
+def _data_files(manifest: Manifest, name_counts: bool | None = None) -> tuple[str, ...]:
+    """The files of a snapshot; `name_counts`: whether it keeps them (default: as its manifest says)."""
+    if name_counts is None:
+        name_counts = NAME_COUNTS_FILE in manifest.files
+    multilingual = (MULTILINGUAL_FILE,) if manifest.multilingual else ()
+    return DATA_FILES + multilingual + ((NAME_COUNTS_FILE,) if name_counts else ())
 
 
 def _read_manifest(folder: Path) -> Manifest:
@@ -386,6 +400,8 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
     )
     snapshot.lexical = bm25.BM25.load(folder)
     snapshot.proper_terms = frozenset(json.loads((folder / PROPER_TERMS_FILE).read_text(encoding="utf-8")))
+    if NAME_COUNTS_FILE in manifest.files:
+        snapshot.name_counts = functools.partial(_read_name_counts, folder / NAME_COUNTS_FILE)
     if manifest.multilingual:
         snapshot.sentence_vectors_xl = mapped_array(folder / MULTILINGUAL_FILE)
         if len(snapshot.sentence_vectors_xl) != len(sentence_vectors):
@@ -396,6 +412,11 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
     if len(sentence_vectors) != len(snapshot.sentence_rows):
         raise ValueError("sentence rows differ")
     return snapshot
+
+
+def _read_name_counts(path: Path) -> NameCounts:
+    """The counts the build wrote (verified with the rest of the snapshot when it was loaded)."""
+    return NameCounts.from_json(path.read_text(encoding="utf-8"))
 
 
 def _rows(folder: Path, kind: str, parse) -> JsonRows:

@@ -20,7 +20,7 @@ from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, is_exported, resolve_model_path
 from index.errors import IndexCorrupt
-from index.lexical import normalise, proper_terms, stem
+from index.lexical import NameCounts, normalise, proper_terms, stem
 from index.models import Document
 from index.places import CITIES_FILE, cities_of, city_table
 from index.retriever import LiveIndex
@@ -257,6 +257,7 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert removed.removed == ["canberra.txt"] and removed.embedded_chunks == 0
     snapshot = load_snapshot(fresh_build.index_dir)
     assert not any(c.doc_id == "canberra.txt" for c in snapshot.chunks)
+    _assert_lexical_index_as_if_built_from_scratch(snapshot)
 
 
 def _assert_lexical_index_as_if_built_from_scratch(snapshot) -> None:
@@ -264,7 +265,9 @@ def _assert_lexical_index_as_if_built_from_scratch(snapshot) -> None:
     scratch = BM25.of_texts([f"{c.heading}\n{c.text}" for c in snapshot.chunks])
     for query in ("closing paragraph editor", "Why did Albanese skip the summit?", "Marles frigates"):
         assert np.allclose(snapshot.lexical.scores(query), scratch.scores(query))
+    assert snapshot.lexical.vocabulary.keys() == scratch.vocabulary.keys()  # a removed text's terms go
     assert snapshot.proper_terms == proper_terms([c.text for c in snapshot.chunks])
+    assert snapshot.name_counts() == NameCounts.of_texts(c.text for c in snapshot.chunks)
 
 
 @pytest.mark.integration
@@ -495,6 +498,29 @@ def test_bm25_saved_and_memory_mapped_scores_the_same(tmp_path):
     (tmp_path / "bm25_params.json").write_text('{"k1": 2.0, "b": 0.75, "method": "lucene"}')
     with pytest.raises(ValueError, match="other parameters"):
         BM25.load(tmp_path)
+
+
+@pytest.mark.unit
+def test_bm25_reusing_another_index_rows_scores_as_if_built_anew():
+    previous = BM25.of_texts(ORACLE_TEXTS)
+    texts = [ORACLE_TEXTS[4], "Tokyo's pledge, and a new word: frigates.", ORACLE_TEXTS[0], ""]
+    reused = BM25.reusing(previous, [4, normalise(texts[1]), 0, []])  # text 2, Seoul's, has left
+    for query in ("summit pledge", "frigates", "promise", "Seoul", "Tokyo spending"):
+        assert np.allclose(reused.scores(query), _okapi(texts, query), atol=1e-5)
+    assert [reused.terms_of(row) for row in range(4)] == [normalise(t) for t in texts]
+    assert reused.vocabulary.keys() == BM25.of_texts(texts).vocabulary.keys()
+    assert not reused.knows("seoul") and reused.document_frequency(stem("pledge")) == 3
+
+
+@pytest.mark.unit
+def test_name_counts_updated_by_the_changed_texts_are_the_counts_of_the_texts_now():
+    before = ["Talks in The Hague.", "Leaders met in The Hague and Seoul.", "The summit ended."]
+    now = [before[0], before[2], "A summit in Seoul, said Marles."]
+    updated = NameCounts.of_texts(before).changed(added=[now[2]], removed=[before[1]])
+    assert updated == NameCounts.of_texts(now)
+    assert NameCounts.from_json(updated.to_json()) == updated
+    assert updated.proper_terms() == proper_terms(now) == {"hague", "seoul", "marl"}
+    assert "summit" not in updated.proper_terms()  # written lower case inside a sentence
 
 
 @pytest.mark.unit
