@@ -71,6 +71,50 @@ def test_the_questions_of_a_killed_process_are_asked_again_of_new_ones(seed_buil
     assert new_worker.pid != worker.pid
 
 
+KILLED_BOT = """
+import sys
+from pathlib import Path
+from index.build import BuildSettings
+from tests.test_answer_processes import answer_processes
+
+if __name__ == "__main__":
+    answer_processes(BuildSettings(Path(sys.argv[1]), Path(sys.argv[2])), processes=2)
+"""
+
+
+@pytest.mark.integration
+def test_workers_end_when_the_bot_is_killed_while_they_start(seed_build, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    script = tmp_path / "killed_bot.py"
+    script.write_text(KILLED_BOT, encoding="utf-8")
+    arguments = [str(seed_build.sources_dir), str(seed_build.index_dir)]
+    bot = subprocess.Popen([sys.executable, str(script), *arguments], cwd=PROJECT,
+                           env={**os.environ, "PYTHONPATH": str(PROJECT)})  # fmt: skip
+    workers: list[int] = []
+    while len(workers) < 3 and bot.poll() is None:  # the two workers and multiprocessing's tracker
+        time.sleep(0.05)
+        found = subprocess.run(["pgrep", "-P", str(bot.pid)], capture_output=True, text=True).stdout
+        workers = [int(pid) for pid in found.split()]
+    bot.kill()  # while the workers load their models: the bot has no chance to stop them
+    bot.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.integration
 def test_a_question_whose_workers_die_twice_gets_the_error(seed_build):
     answering = answer_processes(seed_build, processes=1)
