@@ -258,11 +258,9 @@ class Retriever:
                     for i in ranked]  # fmt: skip
         vector = self.embed_query(query) if vector is None else vector
         if mode == "dense":
-            depth = min(k + excluded, len(chunks))
-            similarities, found = self.snapshot.dense_index.search(vector.reshape(1, -1), depth)
+            similarities, found = self._nearest(vector, k + excluded)
             return [Hit(chunk=chunks[int(r)], score=float(s), dense=float(s), lexical=0.0)
-                    for s, r in zip(similarities[0], found[0])
-                    if r >= 0 and (allowed is None or allowed[r])][:k]  # fmt: skip
+                    for s, r in zip(similarities, found) if allowed is None or allowed[r]][:k]  # fmt: skip
         lexical = self.bm25.scores(query)
         dense_candidates = self._dense_candidates(vector, CANDIDATES + excluded)
         if allowed is not None:
@@ -303,9 +301,16 @@ class Retriever:
         return np.maximum.reduceat(sims, np.cumsum(ends - starts) - (ends - starts))
 
     def _dense_candidates(self, vector: np.ndarray, depth: int) -> set[int]:
-        depth = min(depth, len(self.snapshot.chunks))
-        _, ids = self.snapshot.dense_index.search(vector.reshape(1, -1), depth)
-        return {int(i) for i in ids[0] if i >= 0}
+        return {int(row) for row in self._nearest(vector, depth)[1]}
+
+    def _nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `depth` chunk rows nearest `vector` and their similarities, best first. A graph that
+        also holds entries of rows that have left (see `index.ann`) is asked for as many more."""
+        index, rows = self.snapshot.dense_index, len(self.snapshot.chunks)
+        asked = min(index.ntotal, -(-min(depth, rows) * index.ntotal // max(rows, 1)))
+        similarities, found = index.search(vector.reshape(1, -1), asked)
+        kept = found[0] >= 0
+        return similarities[0][kept][:depth], found[0][kept][:depth]
 
 
 def _kept(rows: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:

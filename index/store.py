@@ -46,7 +46,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from index import bm25
-from index.ann import build_faiss_index, set_search_depth
+from index.ann import build_faiss_index, extended_faiss_index, live_entries, set_search_depth
 from index.entities import EntitySpan
 from index.errors import REBUILD_HINT, IndexCorrupt, IndexNotBuilt, IndexWriteFailed
 from index.lexical import NameCounts
@@ -200,9 +200,38 @@ class FolderStore:
     def save(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
         clear_unfinished(self.index_dir)
         if snapshot.dense_index is None:
-            snapshot.dense_index = build_faiss_index(snapshot.chunk_vectors, snapshot.manifest.index_type)
+            snapshot.dense_index = self._extended_graph(snapshot, previous) or build_faiss_index(
+                snapshot.chunk_vectors, snapshot.manifest.index_type
+            )
         write_snapshot(self.index_dir, snapshot.manifest, snapshot)
         publish(self.index_dir, snapshot.manifest.version)
+
+    def _extended_graph(self, snapshot: Snapshot, previous: Snapshot | None) -> Any | None:
+        """The previous snapshot's HNSW graph with the new chunks added (`index.ann`), when both are
+        graphs and its unchanged documents' chunks have the same vectors; else None."""
+        if previous is None or not (snapshot.manifest.index_type == previous.manifest.index_type == "hnsw"):
+            return None
+        before, now = previous.manifest, snapshot.manifest
+        if (before.model, before.chunker, before.embedding_text) != (
+            now.model,
+            now.chunker,
+            now.embedding_text,
+        ):
+            return None
+        path = self.index_dir / "versions" / before.version / "index.faiss"
+        return extended_faiss_index(path, rows_now(previous, snapshot), snapshot.chunk_vectors)
+
+
+def rows_now(previous: Snapshot, snapshot: Snapshot) -> np.ndarray:
+    """Per chunk row of `previous`, the row of the same chunk in `snapshot` (-1 when it left): the
+    chunks of a document unchanged between them are the same, in the same order."""
+    assert previous.layout is not None and snapshot.layout is not None, "snapshots compute their layouts"
+    moved = np.full(len(previous.chunks), -1, dtype=np.int64)
+    for doc_id, sha256 in snapshot.manifest.documents.items():
+        before, now = previous.layout.chunks_of(doc_id), snapshot.layout.chunks_of(doc_id)
+        if previous.manifest.documents.get(doc_id) == sha256 and len(before) == len(now):
+            moved[before] = now
+    return moved
 
 
 def sentence_table(chunks: Sequence[Chunk]) -> dict[tuple[str, int, int], int]:
@@ -406,7 +435,12 @@ def _read_snapshot(folder: Path, manifest: Manifest) -> Snapshot:
         snapshot.sentence_vectors_xl = mapped_array(folder / MULTILINGUAL_FILE)
         if len(snapshot.sentence_vectors_xl) != len(sentence_vectors):
             raise ValueError("multilingual sentence rows differ")
-    counts = {faiss_index.ntotal, len(chunk_vectors), snapshot.lexical.size, len(layout.chunk_document)}
+    counts = {
+        live_entries(faiss_index),
+        len(chunk_vectors),
+        snapshot.lexical.size,
+        len(layout.chunk_document),
+    }
     if counts != {len(snapshot.chunks)}:
         raise ValueError("row counts differ")
     if len(sentence_vectors) != len(snapshot.sentence_rows):

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import onnx
 import pytest
 
 from index import entities
+from index.ann import live_entries
 from index.bm25 import BM25
 from index.build import BuildSettings, rebuild
 from index.chunking import chunk_document
@@ -23,7 +25,7 @@ from index.errors import IndexCorrupt
 from index.lexical import NameCounts, normalise, proper_terms, stem
 from index.models import Document
 from index.places import CITIES_FILE, cities_of, city_table
-from index.retriever import LiveIndex
+from index.retriever import LiveIndex, Retriever
 from index.sources import load_documents, source_hashes
 from index.store import current_version, load_snapshot
 from index.vector_files import SCRATCH_PREFIX, VectorFile
@@ -258,6 +260,37 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     snapshot = load_snapshot(fresh_build.index_dir)
     assert not any(c.doc_id == "canberra.txt" for c in snapshot.chunks)
     _assert_lexical_index_as_if_built_from_scratch(snapshot)
+
+
+@pytest.mark.integration
+def test_an_hnsw_graph_is_extended_by_the_next_build_and_never_returns_a_row_that_left(
+    fresh_build: BuildSettings, embedder
+):
+    import faiss
+
+    settings = replace(fresh_build, index_type="hnsw", multilingual=False)
+    canberra = settings.sources_dir / "canberra.txt"
+    canberra.write_text(NEW_SOURCE, encoding="utf-8")
+    rebuild(settings, embedder)
+    canberra.unlink()
+    rebuild(settings, embedder)  # its chunk's entry stays in the graph, mapped to no row
+    graph = load_snapshot(settings.index_dir).dense_index
+    chunks = len(load_snapshot(settings.index_dir).chunks)
+    assert graph.ntotal == chunks + 1 and live_entries(graph) == chunks
+    canberra.write_text(NEW_SOURCE.replace("September", "October"), encoding="utf-8")
+    rebuild(settings, embedder)
+    snapshot = load_snapshot(settings.index_dir)
+    assert snapshot.dense_index.ntotal == chunks + 2  # added to the graph, not built again
+    retriever = Retriever(snapshot, embedder)
+    for row, chunk in enumerate(snapshot.chunks):  # every chunk is found at its own row
+        hits = retriever.search(chunk.text, k=3, mode="dense")
+        assert len(hits) == 3 and hits[0].chunk == chunk, row
+    largest = max(settings.sources_dir.glob("*.txt"), key=lambda path: path.stat().st_size)
+    largest.unlink()  # most of the graph's entries leave: it is built anew
+    rebuild(settings, embedder)
+    snapshot = load_snapshot(settings.index_dir)
+    assert snapshot.dense_index.ntotal == len(snapshot.chunks) == live_entries(snapshot.dense_index)
+    assert isinstance(snapshot.dense_index, faiss.IndexIDMap)
 
 
 def _assert_lexical_index_as_if_built_from_scratch(snapshot) -> None:
