@@ -13,7 +13,7 @@
    entities and stems copied, not computed: embedding a million chunks takes a day on 2 cores), saved
    by the folder store as a build saves it, then the product's own path on it: a cold `bot ask` (index
    status over every source file, load, BM25, answer) and warm answers, beside the seed index; then
-   a build after one document is added: seconds and peak anonymous memory.
+   a build after one document is added: seconds, peak anonymous memory and the build's steps.
 """
 
 from __future__ import annotations
@@ -162,8 +162,10 @@ def bench_warm(embedder, seed_dir: Path, root: Path) -> dict:
     return {**stats, "questions": len(answer_ms), "p50_ratio": ratio}
 
 
-def _timed_process(command: list[str], env: dict, memory: str = "VmHWM") -> tuple[float, float]:
-    """Wall seconds and peak memory (MB) of a child process.
+def _timed_process(
+    command: list[str], env: dict, memory: str = "VmHWM", output: Path | None = None
+) -> tuple[float, float]:
+    """Wall seconds and peak memory (MB) of a child process; its stdout goes to `output` if given.
 
     The peak is the largest value of the child's /proc status field `memory` polled while it runs:
     its own VmHWM (getrusage() would report the benchmark process's memory, which a forked child
@@ -171,13 +173,12 @@ def _timed_process(command: list[str], env: dict, memory: str = "VmHWM") -> tupl
     file-backed pages: a build's vectors are memory-mapped files, see `index.vector_files`).
     """
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    peak_kb = 0
-    while process.poll() is None:
-        peak_kb = max(peak_kb, _status_kb(process.pid, memory))
-        time.sleep(0.01)
+    with open(output or os.devnull, "wb") as stdout:
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
+        peak_kb = 0
+        while process.poll() is None:
+            peak_kb = max(peak_kb, _status_kb(process.pid, memory))
+            time.sleep(0.01)
     return time.perf_counter() - started, peak_kb / 1024
 
 
@@ -273,12 +274,16 @@ def bench_product_scale(embedder, seed: Path, root: Path, chunks: int) -> dict:
 
 
 def _add_one_document(root: Path, seed: Path) -> dict:
-    """`python -m index build` after one new document: seconds and peak anonymous memory (MB)."""
+    """`python -m index build` after one new document: seconds, peak anonymous memory (MB), and the
+    build's own seconds per step."""
     document = next(p for p in sorted((seed / "sources").iterdir()) if p.suffix == ".txt")
     shutil.copyfile(document, root / "sources" / f"added-{new_version()}.txt")
-    build = [sys.executable, "-m", "index", "build"]
-    seconds, anonymous_mb = _timed_process(build, _env(root / "index", root / "sources"), memory="RssAnon")
-    return {"add_one_s": seconds, "add_one_anonymous_mb": anonymous_mb}
+    build = [sys.executable, "-m", "index", "build", "--json"]
+    report = root / "add_one.json"
+    env = _env(root / "index", root / "sources")
+    seconds, anonymous_mb = _timed_process(build, env, memory="RssAnon", output=report)
+    steps = json.loads(report.read_text(encoding="utf-8")).get("phases", {})
+    return {"add_one_s": seconds, "add_one_anonymous_mb": anonymous_mb, "add_one_steps": steps}
 
 
 def copied_index(seed: Snapshot, seed_sources: Path, root: Path, chunks: int) -> int:
@@ -526,6 +531,8 @@ def print_table(results: dict) -> None:
                 "vectors on disk, not in memory",
             )
         )
+        steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in p["add_one_steps"].items())
+        lines.append(("product scale: that build's seconds per step", steps, "where its time goes"))
     for row in results["scale"]:
         lines.append(
             (
