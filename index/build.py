@@ -188,7 +188,8 @@ def _assemble(
     The vectors are files in `scratch` (see `index.vector_files`)."""
     by_id = {doc.id: doc for doc in documents}
     if previous is not None:  # its chunks are read by three steps below: parse them once
-        previous = replace(previous, chunks=list(previous.chunks))
+        with phases.timed("read previous index"):
+            previous = replace(previous, chunks=list(previous.chunks))
     reusable = previous if previous is not None and _cut_alike(previous) else None  # else re-chunk all
     with phases.timed("chunk"):
         chunks = [chunk for doc in documents for chunk in _chunks_of(doc, reusable, settings)]
@@ -232,20 +233,21 @@ def _assemble(
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )
-    snapshot = Snapshot(
-        manifest,
-        by_id,
-        chunks,
-        chunk_vectors,
-        sentence_vectors,
-        None,  # the dense index is the store's to build (FAISS in the folder, Milvus's own)
-        entities,
-        sentence_rows,
-        multilingual,
-        lexical,
-        names.proper_terms(),
-        name_counts=lambda: names,
-    )
+    with phases.timed("layout"):
+        snapshot = Snapshot(
+            manifest,
+            by_id,
+            chunks,
+            chunk_vectors,
+            sentence_vectors,
+            None,  # the dense index is the store's to build (FAISS in the folder, Milvus's own)
+            entities,
+            sentence_rows,
+            multilingual,
+            lexical,
+            names.proper_terms(),
+            name_counts=lambda: names,
+        )
     return snapshot, (chunk_embedded, sentence_embedded, multilingual_embedded)
 
 
