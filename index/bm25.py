@@ -70,8 +70,8 @@ class BM25:
     @classmethod
     def reusing(cls, previous: BM25 | None, texts: Sequence[int | Sequence[str]]) -> BM25:
         """Index texts given as their stems, or as a row of `previous` that holds the same text: its
-        stems are copied as column numbers, with no Python step per stem (reusing 200,000 chunks' stems
-        as strings took 5 s). Terms no text holds any longer are dropped."""
+        stems are copied as column numbers, with no Python step per stem (see the top). Terms no text
+        holds any longer are dropped."""
         vocabulary = dict(previous.vocabulary) if previous is not None else {}
         lengths = np.zeros(len(texts), dtype=np.int64)
         reused = [(i, row) for i, row in enumerate(texts) if isinstance(row, int)]

@@ -147,11 +147,12 @@ class NameCounts:
     def changed(self, added: Iterable[str], removed: Iterable[str]) -> NameCounts:
         """These counts with `added` texts counted in and `removed` ones (counted before) out."""
         capitalised, everywhere = Counter(self.capitalised), Counter(self.everywhere)
-        for texts, sign in ((added, 1), (removed, -1)):
-            more_capitalised, more_everywhere = _counted(texts)
-            for counts, more in ((capitalised, more_capitalised), (everywhere, more_everywhere)):
-                for term, count in more.items():
-                    counts[term] += sign * count
+        more_capitalised, more_everywhere = _counted(added)
+        fewer_capitalised, fewer_everywhere = _counted(removed)
+        capitalised.update(more_capitalised)
+        capitalised.subtract(fewer_capitalised)
+        everywhere.update(more_everywhere)
+        everywhere.subtract(fewer_everywhere)
         return NameCounts(+capitalised, +everywhere)  # unary + drops the terms counted down to 0
 
     def proper_terms(self, share: float = 0.7) -> frozenset[str]:

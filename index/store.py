@@ -369,7 +369,7 @@ def verify(folder: Path, manifest: Manifest) -> None:
     cached = load_cache(folder / VERIFIED_FILE)
     verified = cached if isinstance(cached, dict) else {}  # none yet, or damaged: verify everything
     now_verified = {}
-    for name in _data_files(manifest):
+    for name in _data_files(manifest, NAME_COUNTS_FILE in manifest.files):
         try:
             stat = (folder / name).stat()
         except OSError:
@@ -385,10 +385,9 @@ def verify(folder: Path, manifest: Manifest) -> None:
         save_cache(folder / VERIFIED_FILE, now_verified)
 
 
-def _data_files(manifest: Manifest, name_counts: bool | None = None) -> tuple[str, ...]:
-    """The files of a snapshot; `name_counts`: whether it keeps them (default: as its manifest says)."""
-    if name_counts is None:
-        name_counts = NAME_COUNTS_FILE in manifest.files
+def _data_files(manifest: Manifest, name_counts: bool) -> tuple[str, ...]:
+    """The files of a snapshot; `name_counts`: whether it keeps them (snapshots written before they
+    were kept do not)."""
     multilingual = (MULTILINGUAL_FILE,) if manifest.multilingual else ()
     return DATA_FILES + multilingual + ((NAME_COUNTS_FILE,) if name_counts else ())
 
