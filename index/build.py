@@ -26,6 +26,7 @@ from index.models import BuildReport, Chunk, Document
 from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
 from index.sources import load_documents
 from index.store import FolderStore, Manifest, Snapshot, SnapshotStore, new_version, sentence_table
+from index.tables import Layout, SentenceKey, carried_rows, release_pages
 from index.vector_files import VectorFile, scratch_folder
 
 log = logging.getLogger(__name__)
@@ -90,16 +91,28 @@ def embedding_texts(
     documents: Mapping[str, Document], chunks: Sequence[Chunk]
 ) -> tuple[list[str], list[str]]:
     """The texts embedded for the chunks, and for their unique sentences in `sentence_table` order."""
-    owner: dict[tuple[str, int, int], Chunk] = {}
+    sentences = _sentence_texts(documents, sentence_owners(chunks))
+    return [chunk_embedding_text(c) for c in chunks], list(sentences.values())
+
+
+def sentence_owners(chunks: Sequence[Chunk]) -> dict[SentenceKey, Chunk]:
+    """The unique sentences of `chunks` in `sentence_table` order, each with the first chunk holding
+    it (whose heading its embedding text carries)."""
+    owner: dict[SentenceKey, Chunk] = {}
     for chunk in chunks:
         for span in chunk.sentences:
             owner.setdefault((chunk.doc_id, span.start, span.end), chunk)
+    return owner
+
+
+def _sentence_texts(
+    documents: Mapping[str, Document], owners: dict[SentenceKey, Chunk]
+) -> dict[SentenceKey, str]:
     read: dict[str, Document] = {}  # each document looked up once, not once per sentence
-    sentence_texts = [
-        sentence_embedding_text(read.get(d) or read.setdefault(d, documents[d]), chunk, s, e)
-        for (d, s, e), chunk in owner.items()
-    ]
-    return [chunk_embedding_text(c) for c in chunks], sentence_texts
+    return {
+        (d, s, e): sentence_embedding_text(read.get(d) or read.setdefault(d, documents[d]), chunk, s, e)
+        for (d, s, e), chunk in owners.items()
+    }
 
 
 def rebuild(
@@ -181,40 +194,77 @@ def _previous_snapshot(settings: BuildSettings, store: SnapshotStore, embedder: 
     return previous
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What a build takes over from the previous snapshot row for row, by the layouts of both: the
+    rows of documents unchanged since (`index.tables.carried_rows`). Only the rest is looked at text
+    by text, so that adding one article to a large archive does not list and hash every text in it."""
+
+    chunks: np.ndarray  # per chunk row now, its previous row, or -1
+    sentences: np.ndarray  # per sentence row now, its previous row, or -1
+    left_chunks: np.ndarray  # previous chunk rows not carried (their documents changed or left)
+    left_sentences: np.ndarray
+
+    @classmethod
+    def of(cls, previous: Snapshot | None, layout: Layout, documents: Sequence[Document]) -> Carried:
+        if previous is None or previous.layout is None or not _cut_alike(previous):
+            chunks = np.full(len(layout.chunk_document), -1, dtype=np.int64)
+            sentences = np.full(len(layout.sentence_spans), -1, dtype=np.int64)
+        else:
+            before = previous.manifest.documents
+            unchanged = (doc.id for doc in documents if before.get(doc.id) == doc.sha256)
+            chunks, sentences = carried_rows(previous.layout, layout, unchanged)
+        chunks_before = len(previous.chunks) if previous is not None else 0
+        sentences_before = len(previous.sentence_rows) if previous is not None else 0
+        return cls(chunks, sentences, _not_in(chunks, chunks_before), _not_in(sentences, sentences_before))
+
+
+def _not_in(carried: np.ndarray, rows: int) -> np.ndarray:
+    """The rows below `rows` that `carried` does not name."""
+    taken = np.zeros(rows, dtype=bool)
+    taken[carried[carried >= 0]] = True
+    return np.flatnonzero(~taken)
+
+
 def _assemble(
     settings, embedder, documents, previous, progress, phases: Phases, scratch: Path
 ) -> tuple[Snapshot, tuple[int, int, int]]:
     """Chunk every document and find a vector for every chunk and sentence, embedding only new text.
     The vectors are files in `scratch` (see `index.vector_files`)."""
     by_id = {doc.id: doc for doc in documents}
-    if previous is not None:  # its chunks are read by three steps below: parse them once
+    if previous is not None:  # its chunks are read by the steps below: parse them once
         with phases.timed("read previous index"):
             previous = replace(previous, chunks=list(previous.chunks))
     reusable = previous if previous is not None and _cut_alike(previous) else None  # else re-chunk all
     with phases.timed("chunk"):
         chunks = [chunk for doc in documents for chunk in _chunks_of(doc, reusable, settings)]
         sentence_rows = sentence_table(chunks)
-        chunk_texts, sentence_texts = embedding_texts(by_id, chunks)
+    with phases.timed("layout"):
+        layout = Layout.of(by_id, chunks, sentence_rows)
+        carried = Carried.of(previous, layout, documents)
     same_texts = previous is not None and previous.manifest.embedding_text == EMBEDDING_TEXT_VERSION
     entities, unannotated = _entities_known(documents, previous)
     with EntityJob([doc.text for doc in unannotated]) as entity_job:  # other processes, on a large corpus
         with phases.timed("embed"):
-            cache = _vector_cache(previous, embedder) if previous and same_texts else {}
-            chunk_vectors, chunk_embedded = _vectors_for(
-                chunk_texts, cache, embedder, progress, "chunks", scratch / "chunks.f32"
-            )
-            sentence_vectors, sentence_embedded = _vectors_for(
-                sentence_texts, cache, embedder, progress, "sentences", scratch / "sentences.f32"
+            chunk_vectors, sentence_vectors, embedded = _vectors(
+                by_id,
+                chunks,
+                sentence_rows,
+                previous if same_texts else None,
+                carried,
+                embedder,
+                progress,
+                scratch,
             )
         with phases.timed("entities (after embedding)"):
             entities.update(zip((doc.id for doc in unannotated), entity_job.result()))
     entities = {doc.id: entities[doc.id] for doc in documents}
     with phases.timed("lexical"):
-        lexical = _lexical_for(chunks, previous if same_texts else None)
-        names = _names_for(chunks, previous)
+        lexical = _lexical_for(chunks, previous if same_texts else None, carried)
+        names = _names_for(chunks, previous, carried)
     with phases.timed("embed multilingual"):
         multilingual, multilingual_embedded = _multilingual_vectors(
-            settings, by_id, sentence_rows, previous, progress, scratch / "sentences_xl.f32"
+            settings, by_id, layout, previous, carried, progress, scratch / "sentences_xl.f32"
         )
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
@@ -233,22 +283,22 @@ def _assemble(
         documents={doc.id: doc.sha256 for doc in documents},
         files={},
     )
-    with phases.timed("layout"):
-        snapshot = Snapshot(
-            manifest,
-            by_id,
-            chunks,
-            chunk_vectors,
-            sentence_vectors,
-            None,  # the dense index is the store's to build (FAISS in the folder, Milvus's own)
-            entities,
-            sentence_rows,
-            multilingual,
-            lexical,
-            names.proper_terms(),
-            name_counts=lambda: names,
-        )
-    return snapshot, (chunk_embedded, sentence_embedded, multilingual_embedded)
+    snapshot = Snapshot(
+        manifest,
+        by_id,
+        chunks,
+        chunk_vectors,
+        sentence_vectors,
+        None,  # the dense index is the store's to build (FAISS in the folder, Milvus's own)
+        entities,
+        sentence_rows,
+        multilingual,
+        lexical,
+        names.proper_terms(),
+        layout,
+        name_counts=lambda: names,
+    )
+    return snapshot, (*embedded, multilingual_embedded)
 
 
 def _cut_alike(previous: Snapshot) -> bool:
@@ -279,20 +329,21 @@ def _entities_known(
     return known, [d for d in documents if d.id not in known]
 
 
-def _lexical_for(chunks: list[Chunk], previous: Snapshot | None) -> BM25:
-    """BM25 over every chunk's heading and text, with the previous snapshot's stems where the same
-    text was indexed before by the same analyzer: only new text is normalised."""
+def _lexical_for(chunks: list[Chunk], previous: Snapshot | None, carried: Carried) -> BM25:
+    """BM25 over every chunk's heading and text, with the previous snapshot's stems for the rows
+    carried over and for other texts it indexed by the same analyzer: only new text is normalised."""
     if previous is None or previous.lexical is None or previous.manifest.analyzer != analyzer_fingerprint():
         return BM25.of_terms([normalise(chunk.heading) + normalise(chunk.text) for chunk in chunks])
-    known = {chunk_embedding_text(c): row for row, c in enumerate(previous.chunks)}
+    known = {chunk_embedding_text(previous.chunks[row]): row for row in carried.left_chunks.tolist()}
     texts: list[int | list[str]] = []
-    for chunk in chunks:
-        row = known.get(chunk_embedding_text(chunk))
-        texts.append(row if row is not None else normalise(chunk.heading) + normalise(chunk.text))
+    for chunk, row in zip(chunks, carried.chunks.tolist()):
+        if row < 0:
+            row = known.get(chunk_embedding_text(chunk), -1)
+        texts.append(row if row >= 0 else normalise(chunk.heading) + normalise(chunk.text))
     return BM25.reusing(previous.lexical, texts)
 
 
-def _names_for(chunks: list[Chunk], previous: Snapshot | None) -> NameCounts:
+def _names_for(chunks: list[Chunk], previous: Snapshot | None, carried: Carried) -> NameCounts:
     """Who writes which stems with a capital (`index.lexical.NameCounts`): the previous snapshot's
     counts with the chunks that left taken out and the new ones added, when its analyzer was this one."""
     counts = None
@@ -300,81 +351,159 @@ def _names_for(chunks: list[Chunk], previous: Snapshot | None) -> NameCounts:
         counts = previous.name_counts()
     if previous is None or counts is None:
         return NameCounts.of_texts(chunk.text for chunk in chunks)
-    now, before = Counter(c.text for c in chunks), Counter(c.text for c in previous.chunks)
+    now = Counter(chunks[row].text for row in np.flatnonzero(carried.chunks < 0).tolist())
+    before = Counter(previous.chunks[row].text for row in carried.left_chunks.tolist())
     return counts.changed(added=(now - before).elements(), removed=(before - now).elements())
 
 
+def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder, progress, scratch: Path):
+    """The chunk and sentence vectors (files in `scratch`) and how many of each were embedded: rows
+    carried over are copied from `previous` (None: its texts were embedded another way), others
+    found by their text (an edited article's unchanged paragraphs; a sentence that is a whole
+    chunk), the rest embedded."""
+    assert previous is not None or (carried.chunks < 0).all(), "rows are carried from a previous snapshot"
+    new_chunks = np.flatnonzero(carried.chunks < 0).tolist()
+    fresh = [chunks[row] for row in new_chunks]
+    chunk_texts = dict(zip(new_chunks, map(chunk_embedding_text, fresh)))
+    owners = sentence_owners(fresh)
+    sentence_texts = {sentence_rows[key]: text for key, text in _sentence_texts(by_id, owners).items()}
+    known = _Known()
+    if previous is not None:
+        left = [previous.chunks[row] for row in carried.left_chunks.tolist()]
+        old = _sentence_texts(previous.documents, sentence_owners(left))
+        known.add(previous.sentence_vectors, {text: previous.sentence_rows[key] for key, text in old.items()})
+        known.add(
+            previous.chunk_vectors, dict(zip(map(chunk_embedding_text, left), carried.left_chunks.tolist()))
+        )
+    old_chunks, old_sentences = (
+        (None, None) if previous is None else (previous.chunk_vectors, previous.sentence_vectors)
+    )
+    chunk_vectors, chunks_embedded = _vectors_for(
+        carried.chunks, old_chunks, chunk_texts, known, embedder, progress, "chunks", scratch / "chunks.f32"
+    )
+    known.add(chunk_vectors, {text: row for row, text in chunk_texts.items()})
+    sentence_vectors, sentences_embedded = _vectors_for(
+        carried.sentences,
+        old_sentences,
+        sentence_texts,
+        known,
+        embedder,
+        progress,
+        "sentences",
+        scratch / "sentences.f32",
+    )
+    return chunk_vectors, sentence_vectors, (chunks_embedded, sentences_embedded)
+
+
 def _multilingual_vectors(
-    settings, documents, sentence_rows, previous, progress, path: Path
+    settings, documents, layout: Layout, previous, carried: Carried, progress, path: Path
 ) -> tuple[np.ndarray | None, int]:
     """Every sentence by the multilingual encoder (its bare text), reusing the previous snapshot's
     vectors when the same encoder made them; and how many sentences it embedded."""
     if not settings.multilingual:
         return None, 0
-    texts = [documents[d].text[s:e] for d, s, e in sentence_rows]
-    cache = {}
-    if previous is not None and previous.manifest.multilingual == MULTILINGUAL_MODEL:  # same encoder
-        old = [previous.documents[d].text[s:e] for d, s, e in previous.sentence_rows]
-        known = np.asarray(previous.sentence_vectors_xl)  # plain rows, as in `_vector_cache`
-        cache = {_text_key(t): known[row] for row, t in enumerate(old)}
-    unknown = any(_text_key(t) not in cache for t in texts)
-    encoder = multilingual_encoder() if unknown else None  # loading it takes seconds: only when needed
+    same = previous is not None and previous.manifest.multilingual == MULTILINGUAL_MODEL
+    origin = carried.sentences if same else np.full(len(layout.sentence_spans), -1, dtype=np.int64)
+    texts = _bare_texts(documents, layout, np.flatnonzero(origin < 0))
+    known, old = _Known(), None
+    if same:
+        old = previous.sentence_vectors_xl
+        left = _bare_texts(previous.documents, previous.layout, carried.left_sentences)
+        known.add(old, {text: row for row, text in left.items()})
+    need = any(known.get(_text_key(text)) is None for text in texts.values())
+    encoder = multilingual_encoder() if need else None  # loading it takes seconds: only when needed
     try:
-        return _vectors_for(texts, cache, encoder, progress, "multilingual sentences", path)
+        return _vectors_for(origin, old, texts, known, encoder, progress, "multilingual sentences", path)
     finally:
         if encoder is not None:  # a bot rebuilding as its sources change would keep 0.4 GB for good
             encoder.release_passages()
+
+
+def _bare_texts(documents: Mapping[str, Document], layout: Layout, rows: np.ndarray) -> dict[int, str]:
+    """The text of each of these sentence rows, by row."""
+    spans, ids = layout.sentence_spans[rows].tolist(), layout.doc_ids
+    return {row: documents[ids[d]].text[s:e] for row, (d, s, e) in zip(rows.tolist(), spans)}
 
 
 def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _vector_cache(previous: Snapshot, embedder: Embedder) -> dict[str, np.ndarray]:
-    """Vectors of the previous snapshot by the hash of the text they embed."""
-    chunk_texts, sentence_texts = embedding_texts(previous.documents, previous.chunks)
-    sentence_vectors, chunk_vectors = previous.sentence_vectors, previous.chunk_vectors
-    cache = {_text_key(text): sentence_vectors[row] for row, text in enumerate(sentence_texts)}
-    cache.update({_text_key(text): chunk_vectors[row] for row, text in enumerate(chunk_texts)})
-    return cache
+class _Known:
+    """Vectors found before, by the key of the text they embed: rows of arrays, not copies."""
+
+    def __init__(self) -> None:
+        self._arrays: list[np.ndarray] = []
+        self._where: dict[str, tuple[int, int]] = {}
+
+    def add(self, vectors: np.ndarray, rows: dict[str, int]) -> None:
+        """`rows`: text -> its row of `vectors`. A text added again points at its latest row."""
+        number = len(self._arrays)
+        self._arrays.append(vectors)
+        self._where.update((_text_key(text), (number, row)) for text, row in rows.items())
+
+    def get(self, key: str) -> np.ndarray | None:
+        where = self._where.get(key)
+        return None if where is None else self._arrays[where[0]][where[1]]
 
 
-def _vectors_for(texts, cache, embedder, progress, label, path: Path) -> tuple[np.ndarray, int]:
-    """Vectors for `texts` in order, written to `path` as they are found (see `index.vector_files`):
-    cached where the same text was embedded before, and cached from now on (rows of the file)."""
-    keys = [_text_key(t) for t in texts]
-    out = VectorFile(path, len(keys))
+def _vectors_for(
+    carried, previous, texts, known: _Known, embedder, progress, label, path: Path
+) -> tuple[np.ndarray, int]:
+    """A vector for every row of `carried`, written to `path` as it is found (see
+    `index.vector_files`): copied from the row of `previous` that `carried` names, else found in
+    `known` by the text of the row (`texts`), else embedded, each distinct text once; and how many
+    texts were embedded."""
+    out = VectorFile(path, len(carried))
+    found: dict[int, np.ndarray] = {}
     rows_of: dict[str, list[int]] = {}  # the texts to embed, each once, and where they go
-    for start in range(0, len(keys), COPY_BLOCK):
-        block = keys[start : start + COPY_BLOCK]
-        known = [cache.get(key) for key in block]
-        for row, key in enumerate(block, start):
-            if key not in cache:
-                rows_of.setdefault(key, []).append(row)
-        dimensions = {len(vector) for vector in known if vector is not None}
-        if dimensions:  # rows still to embed are written as zeros now, overwritten below
-            rows = np.zeros((len(block), dimensions.pop()), dtype=np.float32)
-            for i, vector in enumerate(known):
-                if vector is not None:
-                    rows[i] = vector
-            out.write(start, rows)
+    for row, text in texts.items():
+        key = _text_key(text)
+        vector = known.get(key)
+        if vector is not None:
+            found[row] = vector
+        else:
+            rows_of.setdefault(key, []).append(row)
+    _copy_known(out, carried, previous, found)
     # Longest first: each forward pass then holds texts of about one length, so little padding is
     # computed (on 2 cores, RealTime QA's texts embed 1.45x faster than in their own order).
-    missing = sorted(rows_of, key=lambda key: -len(texts[rows_of[key][0]]))
+    missing = sorted(rows_of.values(), key=lambda rows: -len(texts[rows[0]]))
     step = PASSES_PER_CALL * embedder.batch_size if missing else 1  # no embedder when nothing is missing
     bar = _progress_bar(len(missing), step, label) if progress else None
     for start in range(0, len(missing), step):
         batch = missing[start : start + step]
-        for key, vector in zip(batch, embedder.embed([texts[rows_of[key][0]] for key in batch])):
-            for row in rows_of[key]:
+        for rows, vector in zip(batch, embedder.embed([texts[rows[0]] for rows in batch])):
+            for row in rows:
                 out.write(row, vector.reshape(1, -1))
         if bar:
             bar.update(len(batch))
     if bar:
         bar.close()
-    vectors = out.finish()
-    cache.update((key, vectors[rows[0]]) for key, rows in rows_of.items())
-    return vectors, len(missing)
+    return out.finish(), len(missing)
+
+
+def _copy_known(out: VectorFile, carried: np.ndarray, previous, found: dict[int, np.ndarray]) -> None:
+    """Write the carried rows (from `previous`) and the `found` ones, `COPY_BLOCK` rows at a time;
+    rows still to embed are written as zeros meanwhile, and overwritten."""
+    found_rows = np.array(sorted(found), dtype=np.int64)
+    some = next(iter(found.values()), None)
+    dimension = previous.shape[1] if previous is not None else None if some is None else len(some)
+    if dimension is None:
+        return
+    for start in range(0, len(carried), COPY_BLOCK):
+        block = carried[start : start + COPY_BLOCK]
+        kept = block >= 0 if previous is not None else np.zeros(len(block), dtype=bool)
+        low, high = np.searchsorted(found_rows, [start, start + len(block)])
+        if not kept.any() and low == high:
+            continue
+        vectors = np.zeros((len(block), dimension), dtype=np.float32)
+        if kept.any():
+            vectors[kept] = previous[block[kept]]
+        for row in found_rows[low:high].tolist():
+            vectors[row - start] = found[row]
+        out.write(start, vectors)
+    if previous is not None:
+        release_pages(previous)
 
 
 def _progress_bar(total: int, step: int, label: str):

@@ -59,6 +59,7 @@ from index.tables import (
     KeyedRows,
     Layout,
     SentenceRows,
+    carried_rows,
     entities_line,
     mapped_array,
     parse_chunk,
@@ -226,11 +227,12 @@ def rows_now(previous: Snapshot, snapshot: Snapshot) -> np.ndarray:
     """Per chunk row of `previous`, the row of the same chunk in `snapshot` (-1 when it left): the
     chunks of a document unchanged between them are the same, in the same order."""
     assert previous.layout is not None and snapshot.layout is not None, "snapshots compute their layouts"
+    before = previous.manifest.documents
+    unchanged = (d for d, sha256 in snapshot.manifest.documents.items() if before.get(d) == sha256)
+    carried, _ = carried_rows(previous.layout, snapshot.layout, unchanged)
     moved = np.full(len(previous.chunks), -1, dtype=np.int64)
-    for doc_id, sha256 in snapshot.manifest.documents.items():
-        before, now = previous.layout.chunks_of(doc_id), snapshot.layout.chunks_of(doc_id)
-        if previous.manifest.documents.get(doc_id) == sha256 and len(before) == len(now):
-            moved[before] = now
+    kept = np.flatnonzero(carried >= 0)
+    moved[carried[kept]] = kept
     return moved
 
 

@@ -34,6 +34,17 @@ def mapped_array(path: Path) -> np.ndarray:
     return np.asarray(np.load(path, allow_pickle=False, mmap_mode="r"))
 
 
+def release_pages(array: np.ndarray) -> None:
+    """Drop the pages of an array `mapped_array` read from this process's resident set (they stay in
+    the page cache, read again if touched): a build that has copied every row of the previous
+    snapshot's vectors would otherwise count them in its memory until it ends. No-op for others."""
+    base = array
+    while base is not None and not isinstance(getattr(base, "_mmap", None), mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None and hasattr(mmap, "MADV_DONTNEED"):
+        base._mmap.madvise(mmap.MADV_DONTNEED)
+
+
 Row = TypeVar("Row")
 SentenceKey = tuple[str, int, int]  # document id, start, end
 PARSED_ROWS_KEPT = 4096  # recently parsed rows kept per table: the judge reads the same few often
@@ -212,6 +223,20 @@ class Layout:
         return _group(
             self.document_sentence_offsets, self.document_sentences, self.document_number.get(doc_id)
         )
+
+
+def carried_rows(before: Layout, now: Layout, unchanged: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per chunk row and per sentence row of `now`, its row in `before` (-1 for the others): the rows
+    of the documents `unchanged` between them, whose chunks and sentences are the same, in order."""
+    chunks = np.full(len(now.chunk_document), -1, dtype=np.int64)
+    sentences = np.full(len(now.sentence_spans), -1, dtype=np.int64)
+    for doc_id in unchanged:
+        chunks_before, chunks_now = before.chunks_of(doc_id), now.chunks_of(doc_id)
+        sentences_before, sentences_now = before.sentences_of(doc_id), now.sentences_of(doc_id)
+        if len(chunks_before) == len(chunks_now) and len(sentences_before) == len(sentences_now):
+            chunks[chunks_now] = chunks_before
+            sentences[sentences_now] = sentences_before
+    return chunks, sentences
 
 
 LAYOUT_FILES = tuple(f"layout_{name}.npy" for name in Layout.ARRAYS)

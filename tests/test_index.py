@@ -18,7 +18,7 @@ import pytest
 from index import entities
 from index.ann import live_entries
 from index.bm25 import BM25
-from index.build import BuildSettings, rebuild
+from index.build import BuildSettings, embedding_texts, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, is_exported, resolve_model_path
 from index.errors import IndexCorrupt
@@ -229,6 +229,7 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
 
     (fresh_build.sources_dir / "canberra.txt").write_text(NEW_SOURCE, encoding="utf-8")
     before = load_snapshot(fresh_build.index_dir).entities
+    vectors_before = _vectors_by_text(load_snapshot(fresh_build.index_dir))
     added = rebuild(fresh_build, embedder)
     assert added.added == ["canberra.txt"] and added.embedded_chunks == 1
     assert added.chunks == first.chunks + 1
@@ -236,7 +237,9 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert {k: v for k, v in entities.items() if k != "canberra.txt"} == before  # kept, not redone
     labels = {NEW_SOURCE[s:e]: label for s, e, label in entities["canberra.txt"]}
     assert labels.get("Canberra") == "GPE"
+    _assert_vectors_kept_by_text(load_snapshot(fresh_build.index_dir), vectors_before, new=1)
 
+    vectors_before = _vectors_by_text(load_snapshot(fresh_build.index_dir))
     asan = fresh_build.sources_dir / "asan-managing-decline-nato-2025.txt"
     asan.write_text(
         asan.read_text(encoding="utf-8") + "\nA closing paragraph added by an editor.\n", encoding="utf-8"
@@ -246,6 +249,7 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert 1 <= changed.embedded_chunks <= 2  # only the new paragraph's chunk (and none unchanged)
     snapshot = load_snapshot(fresh_build.index_dir)
     _assert_lexical_index_as_if_built_from_scratch(snapshot)
+    _assert_vectors_kept_by_text(snapshot, vectors_before, new=changed.embedded_chunks)
     # Unchanged documents keep their chunks from the last build; the changed one is cut again.
     cut = [
         chunk
@@ -255,9 +259,11 @@ def test_incremental_add_change_remove_and_noop(fresh_build: BuildSettings, embe
     assert list(snapshot.chunks) == cut and any("closing paragraph" in c.text for c in cut)
 
     (fresh_build.sources_dir / "canberra.txt").unlink()
+    vectors_before = _vectors_by_text(load_snapshot(fresh_build.index_dir))
     removed = rebuild(fresh_build, embedder)
     assert removed.removed == ["canberra.txt"] and removed.embedded_chunks == 0
     snapshot = load_snapshot(fresh_build.index_dir)
+    _assert_vectors_kept_by_text(snapshot, vectors_before, new=0)
     assert not any(c.doc_id == "canberra.txt" for c in snapshot.chunks)
     _assert_lexical_index_as_if_built_from_scratch(snapshot)
 
@@ -291,6 +297,25 @@ def test_an_hnsw_graph_is_extended_by_the_next_build_and_never_returns_a_row_tha
     snapshot = load_snapshot(settings.index_dir)
     assert snapshot.dense_index.ntotal == len(snapshot.chunks) == live_entries(snapshot.dense_index)
     assert isinstance(snapshot.dense_index, faiss.IndexIDMap)
+
+
+def _vectors_by_text(snapshot) -> dict[str, np.ndarray]:
+    """Each text a snapshot embedded (chunks and sentences, as embedded), with a copy of its vector."""
+    chunk_texts, sentence_texts = embedding_texts(snapshot.documents, snapshot.chunks)
+    by_text = dict(zip(sentence_texts, np.array(snapshot.sentence_vectors)))
+    by_text.update(zip(chunk_texts, np.array(snapshot.chunk_vectors)))
+    return by_text
+
+
+def _assert_vectors_kept_by_text(snapshot, before: dict[str, np.ndarray], new: int) -> None:
+    """Every row of `snapshot` whose text the previous snapshot embedded has that vector, exactly
+    (a row carried to the wrong place would not), and `new` chunk texts were not there before."""
+    chunk_texts, sentence_texts = embedding_texts(snapshot.documents, snapshot.chunks)
+    rows = [(t, v) for t, v in zip(chunk_texts, snapshot.chunk_vectors)]
+    rows += [(t, v) for t, v in zip(sentence_texts, snapshot.sentence_vectors)]
+    assert all(np.array_equal(before[t], v) for t, v in rows if t in before)
+    assert sum(t not in before for t in chunk_texts) == new
+    assert all(abs(np.linalg.norm(v) - 1) < 1e-3 for _, v in rows)  # none left unwritten
 
 
 def _assert_lexical_index_as_if_built_from_scratch(snapshot) -> None:
