@@ -26,12 +26,13 @@ from index.models import BuildReport, Chunk, Document
 from index.multilingual import MULTILINGUAL_MODEL, multilingual_encoder
 from index.sources import load_documents
 from index.store import FolderStore, Manifest, Snapshot, SnapshotStore, new_version, sentence_table
-from index.tables import Layout, SentenceKey, carried_rows, release_pages
+from index.tables import Layout, SentenceKey, carried_rows, mapped_file, release_pages
 from index.vector_files import VectorFile, scratch_folder
 
 log = logging.getLogger(__name__)
 PASSES_PER_CALL = 4  # texts handed to the embedder at a time, in its batches: a progress step
 COPY_BLOCK = 4096  # rows of previous vectors copied into a new snapshot's files at a time
+KERNEL_COPY_ROWS = 256  # a run of carried rows this long is copied by the kernel, file to file
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def _assemble(
         names = _names_for(chunks, previous, carried)
     with phases.timed("embed multilingual"):
         multilingual, multilingual_embedded = _multilingual_vectors(
-            settings, by_id, layout, previous, carried, progress, scratch / "sentences_xl.f32"
+            settings, by_id, layout, previous, carried, progress, scratch / "sentences_xl.npy"
         )
     index_type = choose_index_type(settings.index_type, len(chunks))
     manifest = Manifest(
@@ -379,7 +380,7 @@ def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder,
         (None, None) if previous is None else (previous.chunk_vectors, previous.sentence_vectors)
     )
     chunk_vectors, chunks_embedded = _vectors_for(
-        carried.chunks, old_chunks, chunk_texts, known, embedder, progress, "chunks", scratch / "chunks.f32"
+        carried.chunks, old_chunks, chunk_texts, known, embedder, progress, "chunks", scratch / "chunks.npy"
     )
     known.add(chunk_vectors, {text: row for row, text in chunk_texts.items()})
     sentence_vectors, sentences_embedded = _vectors_for(
@@ -390,7 +391,7 @@ def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder,
         embedder,
         progress,
         "sentences",
-        scratch / "sentences.f32",
+        scratch / "sentences.npy",
     )
     return chunk_vectors, sentence_vectors, (chunks_embedded, sentences_embedded)
 
@@ -483,16 +484,33 @@ def _vectors_for(
 
 
 def _copy_known(out: VectorFile, carried: np.ndarray, previous, found: dict[int, np.ndarray]) -> None:
-    """Write the carried rows (from `previous`) and the `found` ones, `COPY_BLOCK` rows at a time;
-    rows still to embed are written as zeros meanwhile, and overwritten."""
-    found_rows = np.array(sorted(found), dtype=np.int64)
+    """Write the carried rows (from `previous`) and the `found` ones. Long runs of consecutive rows
+    are copied from file to file by the kernel; the other rows `COPY_BLOCK` at a time, with the rows
+    still to embed written as zeros meanwhile, and overwritten."""
+    carried = carried if previous is not None else np.full(len(carried), -1, dtype=np.int64)
+    source = mapped_file(previous) if previous is not None else None
+    runs = [run for run in carried_runs(carried) if run[2] >= KERNEL_COPY_ROWS] if source is not None else []
+    if runs:
+        carried = carried.copy()
+        for row, _, count in runs:
+            carried[row : row + count] = -1  # copied below, after the blocks that may cover them
     some = next(iter(found.values()), None)
     dimension = previous.shape[1] if previous is not None else None if some is None else len(some)
-    if dimension is None:
-        return
+    if dimension is not None:
+        _copy_blocks(out, carried, previous, found, dimension)
+    for row, before, count in runs:
+        assert source is not None, "runs are copied from a file"
+        if not out.copy_rows(source, before, row, count, previous.shape[1]):
+            out.write(row, previous[before : before + count])
+    if previous is not None:
+        release_pages(previous)
+
+
+def _copy_blocks(out: VectorFile, carried, previous, found: dict[int, np.ndarray], dimension: int) -> None:
+    found_rows = np.array(sorted(found), dtype=np.int64)
     for start in range(0, len(carried), COPY_BLOCK):
         block = carried[start : start + COPY_BLOCK]
-        kept = block >= 0 if previous is not None else np.zeros(len(block), dtype=bool)
+        kept = block >= 0
         low, high = np.searchsorted(found_rows, [start, start + len(block)])
         if not kept.any() and low == high:
             continue
@@ -502,8 +520,16 @@ def _copy_known(out: VectorFile, carried: np.ndarray, previous, found: dict[int,
         for row in found_rows[low:high].tolist():
             vectors[row - start] = found[row]
         out.write(start, vectors)
-    if previous is not None:
-        release_pages(previous)
+
+
+def carried_runs(carried: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, previous row, count) of each run of rows carried from consecutive previous rows."""
+    rows = np.flatnonzero(carried >= 0)
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(carried[rows]) != 1)) + 1
+    starts, ends = np.concatenate([[0], breaks]), np.concatenate([breaks, [len(rows)]])
+    return [(int(rows[a]), int(carried[rows[a]]), int(b - a)) for a, b in zip(starts, ends)]
 
 
 def _progress_bar(total: int, step: int, label: str):

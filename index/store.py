@@ -62,6 +62,7 @@ from index.tables import (
     carried_rows,
     entities_line,
     mapped_array,
+    mapped_file,
     parse_chunk,
     parse_document,
     parse_entities,
@@ -306,13 +307,13 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     for kind, name in LINE_FILES.items():
         np.save(staging / f"{kind}_offsets.npy", write_lines(staging / name, lines[kind]))
     snapshot.layout.save(staging)
-    np.save(staging / "chunk_vectors.npy", snapshot.chunk_vectors)
-    np.save(staging / "sentence_vectors.npy", snapshot.sentence_vectors)
+    save_array(staging / "chunk_vectors.npy", snapshot.chunk_vectors)
+    save_array(staging / "sentence_vectors.npy", snapshot.sentence_vectors)
     import faiss
 
     faiss.write_index(snapshot.dense_index, str(staging / "index.faiss"))
     if snapshot.sentence_vectors_xl is not None:
-        np.save(staging / MULTILINGUAL_FILE, snapshot.sentence_vectors_xl)
+        save_array(staging / MULTILINGUAL_FILE, snapshot.sentence_vectors_xl)
     assert snapshot.lexical is not None, "a build computes the lexical index"
     snapshot.lexical.save(staging)
     (staging / PROPER_TERMS_FILE).write_text(json.dumps(sorted(snapshot.proper_terms)), encoding="utf-8")
@@ -324,6 +325,21 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
     manifest.sizes = {name: (staging / name).stat().st_size for name in written}
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     _fsync_tree(staging)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """`np.save`, or a hard link to the `.npy` file the array maps whole (a build's vector files,
+    `index.vector_files`): the same bytes, without writing gigabytes again. Snapshot files are
+    never written after they are saved, so sharing them is safe."""
+    source = mapped_file(array)
+    if source is not None:
+        try:
+            os.link(source[0], path)
+            os.utime(path)  # written now, as far as the snapshot's checks go (`verify`)
+            return
+        except OSError:  # another file system, or one without links: write a copy
+            pass
+    np.save(path, array)
 
 
 def publish(index_dir: Path, version: str) -> None:

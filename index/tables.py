@@ -38,11 +38,29 @@ def release_pages(array: np.ndarray) -> None:
     """Drop the pages of an array `mapped_array` read from this process's resident set (they stay in
     the page cache, read again if touched): a build that has copied every row of the previous
     snapshot's vectors would otherwise count them in its memory until it ends. No-op for others."""
-    base = array
-    while base is not None and not isinstance(getattr(base, "_mmap", None), mmap.mmap):
+    mapped = _memmap_of(array)
+    if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapped._mmap.madvise(mmap.MADV_DONTNEED)  # type: ignore[attr-defined]
+
+
+def mapped_file(array: np.ndarray) -> tuple[Path, int] | None:
+    """The `.npy` file an array from `mapped_array` is all of, and the byte offset of its first row;
+    None for any other array (in memory, or a part of a file)."""
+    mapped = _memmap_of(array)
+    if mapped is None or mapped.filename is None or not array.flags.c_contiguous:
+        return None
+    path = Path(mapped.filename)
+    whole = array.ctypes.data == mapped.ctypes.data and array.nbytes == mapped.nbytes
+    if not whole or path.suffix != ".npy" or path.stat().st_size != mapped.offset + mapped.nbytes:
+        return None
+    return path, mapped.offset
+
+
+def _memmap_of(array: np.ndarray) -> np.memmap | None:
+    base: object = array
+    while base is not None and not isinstance(base, np.memmap):
         base = getattr(base, "base", None)
-    if base is not None and hasattr(mmap, "MADV_DONTNEED"):
-        base._mmap.madvise(mmap.MADV_DONTNEED)
+    return base if base is not None and isinstance(getattr(base, "_mmap", None), mmap.mmap) else None
 
 
 Row = TypeVar("Row")

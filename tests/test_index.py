@@ -18,7 +18,7 @@ import pytest
 from index import entities
 from index.ann import live_entries
 from index.bm25 import BM25
-from index.build import BuildSettings, embedding_texts, rebuild
+from index.build import BuildSettings, carried_runs, embedding_texts, rebuild
 from index.chunking import chunk_document
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, is_exported, resolve_model_path
 from index.errors import IndexCorrupt
@@ -27,7 +27,8 @@ from index.models import Document
 from index.places import CITIES_FILE, cities_of, city_table
 from index.retriever import LiveIndex, Retriever
 from index.sources import load_documents, source_hashes
-from index.store import current_version, load_snapshot
+from index.store import current_version, load_snapshot, save_array
+from index.tables import mapped_array, mapped_file
 from index.vector_files import SCRATCH_PREFIX, VectorFile
 from tests.conftest import PROJECT, SEED_SOURCES
 
@@ -904,6 +905,31 @@ def test_vectors_written_in_any_order_read_back_in_row_order(tmp_path):
     out.write(2, vectors[2:3])
     assert np.array_equal(out.finish(), vectors)
     assert VectorFile(tmp_path / "scratch" / "none.f32", rows=0).finish().shape == (0, 0)
+
+
+@pytest.mark.unit
+def test_rows_copied_from_another_vector_file_by_the_kernel_and_the_file_linked_into_a_snapshot(tmp_path):
+    (tmp_path / "scratch").mkdir()
+    np.save(tmp_path / "before.npy", np.arange(40, dtype=np.float32).reshape(10, 4))
+    before = mapped_array(tmp_path / "before.npy")
+    carried = np.array([-1, 4, 5, 6, 7, -1, 0, 1, 9])
+    assert carried_runs(carried) == [(1, 4, 4), (6, 0, 2), (8, 9, 1)]
+    out = VectorFile(tmp_path / "scratch" / "v.npy", rows=len(carried))
+    source = mapped_file(before)
+    assert source is not None and mapped_file(before[2:]) is None  # only a whole file is a source
+    for row, previous_row, count in carried_runs(carried):
+        assert out.copy_rows(source, previous_row, row, count, dimension=4)
+    out.write(0, np.full((1, 4), -1, dtype=np.float32))
+    out.write(5, np.full((1, 4), -5, dtype=np.float32))
+    vectors = out.finish()
+    assert np.array_equal(vectors[carried >= 0], before[carried[carried >= 0]])
+    assert vectors[0, 0] == -1 and vectors[5, 0] == -5
+    save_array(tmp_path / "linked.npy", vectors)  # the store's way: a link to the same file
+    assert os.path.samefile(tmp_path / "linked.npy", tmp_path / "scratch" / "v.npy")
+    assert np.array_equal(np.load(tmp_path / "linked.npy"), vectors)
+    save_array(tmp_path / "copied.npy", vectors[1:])  # part of a file: written out
+    assert not os.path.samefile(tmp_path / "copied.npy", tmp_path / "scratch" / "v.npy")
+    assert np.array_equal(np.load(tmp_path / "copied.npy"), vectors[1:])
 
 
 @pytest.mark.unit
