@@ -487,7 +487,6 @@ def _copy_known(out: VectorFile, carried: np.ndarray, previous, found: dict[int,
     """Write the carried rows (from `previous`) and the `found` ones. Long runs of consecutive rows
     are copied from file to file by the kernel; the other rows `COPY_BLOCK` at a time, with the rows
     still to embed written as zeros meanwhile, and overwritten."""
-    carried = carried if previous is not None else np.full(len(carried), -1, dtype=np.int64)
     source = mapped_file(previous) if previous is not None else None
     runs = [run for run in carried_runs(carried) if run[2] >= KERNEL_COPY_ROWS] if source is not None else []
     if runs:
@@ -495,13 +494,14 @@ def _copy_known(out: VectorFile, carried: np.ndarray, previous, found: dict[int,
         for row, _, count in runs:
             carried[row : row + count] = -1  # copied below, after the blocks that may cover them
     some = next(iter(found.values()), None)
-    dimension = previous.shape[1] if previous is not None else None if some is None else len(some)
+    dimension = previous.shape[1] if previous is not None else (len(some) if some is not None else None)
     if dimension is not None:
         _copy_blocks(out, carried, previous, found, dimension)
     for row, before, count in runs:
         assert source is not None, "runs are copied from a file"
         if not out.copy_rows(source, before, row, count, previous.shape[1]):
-            out.write(row, previous[before : before + count])
+            for start in range(0, count, COPY_BLOCK):  # a block at a time: a run can be gigabytes
+                out.write(row + start, previous[before + start : before + min(count, start + COPY_BLOCK)])
     if previous is not None:
         release_pages(previous)
 

@@ -330,7 +330,7 @@ def _write_files(staging: Path, manifest: Manifest, snapshot: Snapshot) -> None:
 
 def _vouch_for(staging: Path, names: tuple[str, ...]) -> None:
     """Record the files just hashed as verified (`verify`), so that the next load, the bot's hot
-    swap or the next build, does not hash them again (at 1M chunks, 7 GB: 15 s of an add-one build).
+    swap or the next build, does not hash them again (a new 1M-chunk snapshot's first load: 6.6 s).
     Each file's modification time is set back past `RACY_NS` first: a later write sets it to the
     present, which differs from the recorded stamp, so a same-size edit is still caught."""
     past = time.time_ns() - 2 * RACY_NS
