@@ -23,6 +23,7 @@ from bot.judge.decision import (
 from bot.judge.features import FEATURES, new_entity_labels, type_match
 from bot.judge.model import AnswerModel
 from bot.judge.question import QuestionAnalysis
+from bot.judge.rules import asserts
 from bot.judge.signals import answer_kind, counted_noun, names_other_role, qualified_role
 from bot.questions import clean_question
 from index.lexical import term_set
@@ -124,6 +125,20 @@ def test_older_sources_lose_more_the_older_they_are_and_undated_ones_sit_in_the_
 )
 def test_questions_are_typed_by_the_answer_they_ask_for(question, kind):
     assert answer_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    "sentence, focus, answers",
+    [
+        ("A 40-day boycott against Target began March 5.", "store", True),
+        ("What is the 40-day Target boycott about?", "store", False),
+        ('He asked: "Will Taylor Swift go on tour?"', "singer", False),
+        ("The central question is: how much autonomy is possible?", "question", True),
+        ("Is it over? Not yet, the minister said.", "", True),
+    ],
+)
+def test_a_sentence_that_asks_answers_only_a_question_about_a_question(sentence, focus, answers):
+    assert asserts(sentence, focus) is answers
 
 
 def _candidate(text: str, entities: tuple = ()) -> Candidate:

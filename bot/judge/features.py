@@ -100,6 +100,7 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, passages
         and share >= signals.MIN_ENTITY_SHARE
         and not profile.unknown
         and rules.has_answer_kind(profile.answer_type, candidate.text)
+        and rules.asserts(candidate.text, question.analysis.focus)
         and rules.grounded(profile, coverage, similarity, names_here)
         and counts
         and not other_role

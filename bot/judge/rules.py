@@ -7,7 +7,7 @@ The support score: `SIM_WEIGHT * cosine + COVERAGE_WEIGHT * term coverage + CONT
 coverage + ENTITY_WEIGHT * entity share`, plus `REASON_BONUS` for a causal connective in answer to
 "why" and `OPINION_BONUS` for a reported view when "according to analysts" is asked. A sentence
 passes when the question's names are found, it holds the kind of answer asked for, it is grounded in
-the question's words, and its support reaches `ANSWER_THRESHOLD`.
+the question's words, it is no question itself, and its support reaches `ANSWER_THRESHOLD`.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ _TITLE = (
     r"Prof\.|advisor|adviser|General|Chairman|Director|Fellow|spokesperson|"
     r"Ambassador)"
 )
+QUESTION_NOUNS = ("question", "query")
+_CLOSERS = " \t\n\"'”’)]»"
 _NAME = r"[A-Z][a-z]+(?:[- ][A-Z][\w-]+)+"
 # A person's name: after a title ("Defense Minister Richard Marles"), or introduced as one
 # ("Christopher Johnstone from ...", "Lee Jae-Myung, who ..."); "South Korea, Japan" is not one, and
@@ -89,6 +91,13 @@ def grounded(profile: QuestionProfile, coverage: float, similarity: float, names
         or names_here >= 2
         or (similarity >= ENTITY_SIMILARITY and names_here >= 1)
     )
+
+
+def asserts(sentence: str, focus: str) -> bool:
+    """Whether the sentence may answer a question about `focus`: one that is itself a question ("What
+    is the boycott about?", a news article's subheading) asserts nothing, so it answers only a
+    question about a question ("What central question do they face?")."""
+    return not sentence.rstrip(_CLOSERS).endswith("?") or focus in QUESTION_NOUNS
 
 
 def has_answer_kind(answer_type: str, sentence: str) -> bool:
