@@ -12,7 +12,6 @@ import pytest
 
 from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
-from bot.judge.question import parse
 from bot.messages import say_date
 from bot.models import Answer
 from index.build import BuildSettings, rebuild
@@ -136,20 +135,6 @@ def test_bad_input_gets_a_short_clear_reply(answerer: Answerer, question, expect
     answer = answerer.answer(question)
     assert answer.abstained and answer.problem and expected in answer.answer
     assert len(answer.answer) < 200
-
-
-@pytest.mark.parametrize(
-    "question, focus",
-    [
-        ("Which automaker has overtaken Tesla?", "automaker"),
-        ("Tesla has struck a deal with which electronics giant to make its chips?", "giant"),
-        ("The NHS has begun a rollout of a vaccine for which sexually transmitted disease?", "disease"),
-        ("This week saw a new game in which popular first-person shooter franchise?", "franchise"),
-        ("What recently caused disruptions at European airports?", ""),
-    ],
-)
-def test_the_noun_a_question_asks_about_is_found_where_the_question_asks_it(question, focus):
-    assert parse([question])[0].focus == focus
 
 
 def test_markup_in_the_question_is_not_echoed(answerer: Answerer):
