@@ -156,13 +156,9 @@ def _rows(questions: list[SquadQuestion], judge: Judge, retriever, is_gold=_hold
         vector = retriever.embed_query(q.question)
         hits = retriever.search(q.question, k=TOP_K, vector=vector)
         found, rows = judged_rows(judge.read(q.question, retriever), hits, vector, retriever)
-        answers = [a.lower() for a in q.answers]
         for candidate, row in zip(found, rows):
-            gold = candidate.hit.chunk.doc_id == q.paragraph and any(
-                a in candidate.text.lower() for a in answers
-            )
             features.append(row)
-            labels.append(int(gold and not q.impossible))
+            labels.append(int(is_gold(q, candidate) and not q.impossible))
             owner.append(n)
         impossible.append(q.impossible)
     return Rows(np.asarray(features), np.asarray(labels), np.asarray(owner), np.asarray(impossible))

@@ -198,3 +198,18 @@ def test_the_product_scale_corpus_is_an_up_to_date_index_that_answers(tmp_path, 
     assert not status.stale, "bot ask would rebuild the copied index instead of answering from it"
     answer = Answerer(LiveIndex(tmp_path / "index", embedder)).answer("Why did Albanese skip the summit?")
     assert not answer.abstained and answer.citations[0].source.startswith("copy")
+
+
+@pytest.mark.integration
+def test_fit_judge_labels_our_own_cases_by_their_evidence(seed_build, embedder):
+    from bot.judge.judge import Judge
+    from evals.fit_judge import _case_rows
+    from index.retriever import LiveIndex
+
+    cases = {c.id: c for c in load_cases(DEFAULT_PATH, seed_build.sources_dir)}
+    answerable = next(c for c in cases.values() if c.answerable and not c.follows)
+    unanswerable = next(c for c in cases.values() if not c.answerable and not c.follows)
+    retriever = LiveIndex(seed_build.index_dir, embedder).retriever()
+    rows = _case_rows([answerable, unanswerable], Judge(embedder), retriever)
+    assert rows.labels[rows.question == 0].any(), "no candidate of an answerable case marked as its evidence"
+    assert not rows.labels[rows.question == 1].any() and list(rows.impossible) == [False, True]
