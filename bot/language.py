@@ -1,12 +1,20 @@
 """Which language a question is in, for the encoder that searches it and the words the bot answers
 with. The script decides for Korean, Japanese, Chinese, Cyrillic, Arabic, ...; among Latin-script
-languages the short function words do ("der", "wie", "pourquoi", ...): a question is short, and
-its function words are the surest sign. Anything not recognised is English, the sources' language.
+languages a character n-gram identifier (langid.py's model, from the PyPI package `py3langid`,
+BSD-3) does, limited to the Latin-script languages the multilingual encoder reads well. A question
+whose words are plainly English ("why", "did", "the", none of another language's function words)
+skips it: loading its model takes most of a second, and most questions are English.
+
+The function words alone, as before, got 9 of 36 Spanish, Italian, Portuguese and Dutch questions
+right (Italian read as French, Dutch as English); the identifier gets 36 of 36 and sends none of 2,303
+English questions (the eval sets, RealTime QA dev, 2,000 of SQuAD's) elsewhere, even at the lowest
+confidence it is allowed (`MIN_CONFIDENCE`). Anything not recognised is English, the sources'.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 
 ENGLISH = "en"
@@ -27,6 +35,12 @@ FUNCTION_WORDS = {
         "el los las del una es quién qué por cuándo dónde cuál cuántos cuántas cómo para con según".split()
     ),
 }
+# The Latin-script languages the identifier chooses among: more would let it take short English
+# questions for languages nobody asks in.
+LATIN_LANGUAGES = "en de fr es it pt nl sv da no fi pl cs sk hu ro tr id ms vi ca hr sl et lv lt".split()
+MIN_CONFIDENCE = 0.5  # below it, the function words decide
+_LOCK = threading.Lock()
+_IDENTIFIER = None
 ACCENTS = {"de": "äöüß", "fr": "éèêàçùûôîœë", "es": "ñ¿¡áíóú"}
 SCRIPTS = (
     ("HANGUL", "ko"),
@@ -53,7 +67,24 @@ def detect(text: str) -> str:
     scores = {lang: _score(words, text, lang) for lang in FUNCTION_WORDS}
     lang, score = max(scores.items(), key=lambda item: item[1])
     english = sum(w in _ENGLISH and w not in FUNCTION_WORDS[lang] for w in words)
+    if score == 0 and english >= 2 and english * 3 >= len(words):
+        return ENGLISH
+    identified, confidence = _identifier().classify(text)
+    if confidence >= MIN_CONFIDENCE:
+        return identified
     return lang if score >= 1 and score > english else ENGLISH
+
+
+def _identifier():
+    """The identifier, loaded at its first use (most of a second), once for all threads."""
+    global _IDENTIFIER
+    with _LOCK:
+        if _IDENTIFIER is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            _IDENTIFIER.set_languages(LATIN_LANGUAGES)
+        return _IDENTIFIER
 
 
 def _score(words: list[str], text: str, lang: str) -> int:

@@ -1,8 +1,9 @@
 """Fit the cross-lingual judge (`bot.judge.crosslingual`) on questions in other languages.
 
-Fitted on `evals/multilingual-fit.jsonl` (Korean, Japanese, German and French questions about the
-seed sources, written for fitting); reported on `evals/multilingual.jsonl` (other questions and other
-evidence, never fitted on). Each question goes through the product's own multilingual retrieval; a
+Fitted on `evals/multilingual-fit.jsonl` (Korean, Japanese, German, French, Spanish, Italian,
+Portuguese and Dutch questions about the seed sources, written for fitting); reported on
+`evals/multilingual.jsonl` and `evals/multilingual-latin.jsonl` (other questions and other evidence,
+never fitted on). Each question goes through the product's own multilingual retrieval; a
 candidate sentence is labelled 1 when it overlaps the case's evidence (unanswerable: all 0). A
 logistic regression on `FEATURES` (scikit-learn, seeded) gives each sentence a probability; the
 threshold is the lowest that still refuses `MIN_ABSTENTION` of the unanswerable fitting questions:
@@ -30,7 +31,9 @@ from index.retriever import Retriever
 SEED = 0
 TOP_K = 10
 FIT_SET = Path(__file__).with_name("multilingual-fit.jsonl")
-REPORT_SET = Path(__file__).with_name("multilingual.jsonl")
+REPORT_SETS = tuple(
+    Path(__file__).with_name(name) for name in ("multilingual.jsonl", "multilingual-latin.jsonl")
+)
 MIN_ABSTENTION = 0.9  # of unanswerable questions refused: a wrong quote costs more than a refusal
 
 
@@ -45,7 +48,10 @@ def fit_crosslingual(retriever: Retriever, judge: Judge, sources: Path) -> dict:
     """Fit, choose the threshold, write `crosslingual_model.json`; return what it measured."""
     from sklearn.linear_model import LogisticRegression
 
-    fit = _questions(load_cases(FIT_SET, sources), retriever, judge, sources)
+    def read(path: Path) -> list[Question]:
+        return _questions(load_cases(path, sources), retriever, judge, sources)
+
+    fit = read(FIT_SET)
     rows = np.vstack([q.rows for q in fit])
     labels = np.concatenate([q.gold for q in fit]).astype(int)
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
@@ -59,12 +65,11 @@ def fit_crosslingual(retriever: Retriever, judge: Judge, sources: Path) -> dict:
         0.5,
     )
     threshold = _best_threshold(model, fit)
-    report = _questions(load_cases(REPORT_SET, sources), retriever, judge, sources)
     about = {
         "fitted_on": f"{FIT_SET.name}: {len(fit)} questions, {len(labels)} sentences, {labels.sum()} gold",
         "threshold_chosen_on": FIT_SET.name,
         "fit_set": _metrics(model, fit, threshold),
-        "report_set": {"name": REPORT_SET.name, **_metrics(model, report, threshold)},
+        "report_sets": {path.name: _metrics(model, read(path), threshold) for path in REPORT_SETS},
         "weights": dict(zip(FEATURES, map(lambda w: round(float(w), 4), model.weights))),
     }
     MODEL_FILE.write_text(

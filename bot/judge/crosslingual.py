@@ -4,8 +4,9 @@ The English judge reads the question's words, names and parse; none of that carr
 languages (a Korean question shares no word with the English sentence that answers it, and would be
 refused by every lexical check). Here the evidence is what does carry:
 
-- the multilingual encoder's similarity of question and sentence, and how far the sentence stands out
-  from the other candidates (an unanswerable question finds many sentences about equally near);
+- the multilingual encoder's similarity of question and sentence, how far the sentence stands out
+  from the other candidates (an unanswerable question finds many sentences about equally near) and
+  how far it leads the runner-up;
 - the kind of answer asked for, from the question word of its language (a small table: "누구",
   "誰", "wer", "qui" -> who; "몇 퍼센트", "wie viel Prozent" -> what percentage), through the
   answer-type table fitted on SQuAD, against the entities the sentence holds;
@@ -36,7 +37,7 @@ from index.models import Hit
 from index.retriever import Retriever
 
 MODEL_FILE = Path(__file__).with_name("crosslingual_model.json")
-FEATURES = ("similarity", "standout", "type_match", "answer_not_entity", "passage_rank")
+FEATURES = ("similarity", "standout", "lead", "type_match", "answer_not_entity", "passage_rank")
 KEEP_WITHIN = 0.15  # further sentences must score this close to the best
 STANDOUT_OF = 10  # a sentence's similarity is compared with the mean of the best this many
 
@@ -65,8 +66,26 @@ _QUESTION_WORDS = {
         "quels=which | quelles=which | qu'=what | que=what | quoi=what | comment=how"
     ),
     "es": (
-        "qué porcentaje=what/percentage | cuántos=how many | cuántas=how many | cuánto=how much | "
-        "quién=who | por qué=why | cuándo=when | dónde=where | cuál=which | qué=what"
+        "qué porcentaje=what/percentage | qué parte=what/share | en qué año=what/year | cuántos=how many | "
+        "cuántas=how many | cuánto=how much | quién=who | por qué=why | cuándo=when | dónde=where | "
+        "cuál=which | qué=what"
+    ),
+    "it": (
+        "quale percentuale=what/percentage | quale quota=what/share | quale parte=what/share | "
+        "in quale anno=what/year | entro quale anno=what/year | quanti=how many | quante=how many | "
+        "quanto=how much | chi=who | perché=why | quando=when | dove=where | quale=which | quali=which | "
+        "che cosa=what | cosa=what | che=what | come=how"
+    ),
+    "pt": (
+        "que percentagem=what/percentage | qual percentagem=what/percentage | que parte=what/share | "
+        "em que ano=what/year | até que ano=what/year | quantos=how many | quantas=how many | "
+        "quanto=how much | quem=who | por que=why | porque=why | quando=when | onde=where | qual=which | "
+        "quais=which | o que=what | que=what | como=how"
+    ),
+    "nl": (
+        "welk percentage=what/percentage | hoeveel procent=what/percentage | welk deel=what/share | "
+        "in welk jaar=what/year | tegen welk jaar=what/year | hoeveel=how many | wie=who | waarom=why | "
+        "wanneer=when | waar=where | welke=which | welk=which | wat=what | hoe=how"
     ),
 }
 
@@ -143,6 +162,9 @@ def feature_rows(
     similarity = candidate_similarities(found, vector, retriever.sentence_similarities_across_languages)
     best = np.sort(similarity)[::-1][:STANDOUT_OF]
     standout = similarity - (best.mean() if len(best) else 0.0)
+    # How far the sentence stands above the runner-up (the best one's margin; the others' shortfall):
+    # a question the sources answer tends to have one sentence clearly nearest.
+    lead = similarity - (best[1] if len(best) > 1 else similarity)
     lowered = question.lower()
     rows = []
     for i, c in enumerate(found):
@@ -153,6 +175,7 @@ def feature_rows(
             [
                 similarity[i],
                 standout[i],
+                lead[i],
                 type_match(kinds, labels),
                 kinds.get(NONE, 0.0),
                 c.rank / 10,
