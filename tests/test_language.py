@@ -65,9 +65,10 @@ def test_the_question_word_says_what_kind_of_answer_is_wanted(question, language
 
 def test_every_message_is_written_in_every_language_of_the_catalogue():
     for key, texts in MESSAGES.items():
-        assert set(texts) == {"en", "ko", "ja", "de", "fr"}, key
+        assert set(texts) == {"en", "ko", "ja", "de", "fr", "es", "it", "pt", "nl"}, key
     assert say("abstain", "ko") == "자료에는 그에 대한 내용이 없습니다."
-    assert say("abstain", "pt") == "The sources don't say."  # not in the catalogue: English
+    assert say("abstain", "nl") == "De bronnen zeggen het niet."
+    assert say("abstain", "sv") == "The sources don't say."  # not in the catalogue: English
     assert "1,200" in say("too_long", "de", length=1200, limit=1000)
 
 
