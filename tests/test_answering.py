@@ -12,6 +12,7 @@ import pytest
 
 from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
+from bot.judge.signals import profile_question
 from bot.messages import say_date
 from bot.models import Answer
 from index.build import BuildSettings, rebuild
@@ -135,6 +136,21 @@ def test_bad_input_gets_a_short_clear_reply(answerer: Answerer, question, expect
     answer = answerer.answer(question)
     assert answer.abstained and answer.problem and expected in answer.answer
     assert len(answer.answer) < 200
+
+
+@pytest.mark.parametrize(
+    "question, names, words",
+    [
+        ("Which US state announced plans to build a nuclear plant?", [], ["america", "state"]),
+        ("The US proposed a deal over which Ukrainian region?", [("america",)], ["ukrain", "region"]),
+        ("Why did Albanese skip the summit?", [("albanes",)], ["skip", "summit"]),
+    ],
+)
+def test_a_name_between_which_and_the_noun_asked_is_a_word_of_the_question_not_a_name_to_find(
+    answerer: Answerer, question, names, words
+):
+    profile = profile_question(question, answerer.live_index.retriever())
+    assert list(profile.entities) == names and set(words) <= set(profile.terms)
 
 
 def test_markup_in_the_question_is_not_echoed(answerer: Answerer):

@@ -105,6 +105,8 @@ ABBREVIATIONS = {
     "eu": "european union",
     "uk": "united kingdom",
 }
+_WHICH_BEFORE = re.compile(r"\bwhich\s+$", re.IGNORECASE)
+_LOWER_CASE_WORD = re.compile(r"\s+[a-z]")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
 _QUESTION_WORDS = {
     "why",
@@ -177,20 +179,27 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
     wants_opinion = bool(_ACCORDING_TO_PEOPLE.search(question))
     question = _ACCORDING_TO.sub("", question)  # names a source, not something the answer must mention
     entities: list[tuple[str, ...]] = []
+    qualifiers: list[str] = []
     for match in _CAPITALISED.finditer(question):
         words = match.group().split()
+        opens_with_which = words[0].lower() == "which"
         if match.start() == 0 and words[0].lower() in _QUESTION_WORDS | STOPWORDS:
             words = words[1:]
         name = " ".join(words)
         stems = tuple(normalise(name)) + tuple(normalise(ABBREVIATIONS.get(name.lower(), "")))
-        if stems:
+        if stems and _qualifies_the_noun_asked(question, match, opens_with_which):
+            qualifiers.extend(normalise(name))
+        elif stems:
             entities.append(stems)
     entity_stems = {s for e in entities for s in e}
-    all_lower_case = not entities
+    all_lower_case = not entities and not qualifiers
     answer_type = answer_kind(question)
     terms = []
     for term in normalise(_without_answer_kind(question, answer_type)):
         if term in entity_stems or term in _GENERIC:
+            continue
+        if term in qualifiers:  # a word of the question, never taken for a name
+            terms.append(term)
             continue
         if all_lower_case and _looks_like_name(term, retriever):
             entities.append((term,))  # "why did albanesse not go to den haag"
@@ -210,6 +219,15 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         qualified_role(question),
         wants_opinion,
     )
+
+
+def _qualifies_the_noun_asked(question: str, match: re.Match, opens_with_which: bool) -> bool:
+    """Whether a name stands between "which" and the noun asked about: "Which US state ...?", "over
+    which Ukrainian region?". It narrows the kind of answer; the text that answers often leaves it
+    unsaid ("New York announced plans ..."), so it is weighed as a word of the question, not
+    required as a name."""
+    after_which = opens_with_which or _WHICH_BEFORE.search(question[: match.start()]) is not None
+    return after_which and _LOWER_CASE_WORD.match(question[match.end() :]) is not None
 
 
 def qualified_role(question: str) -> tuple[str, str] | None:
