@@ -47,6 +47,14 @@ def test_number_question_cites_the_number(answerer: Answerer, seed_build):
     assert answer.citations[0].title.startswith("Asan Issue Brief")
 
 
+def test_the_noun_that_names_the_answer_need_not_be_in_the_sources(answerer: Answerer):
+    # The release never says "author"; it says who "has published" the brief.
+    answer = answerer.answer("Who is the author of the Asan Institute issue brief?")
+    assert not answer.abstained and "Kim Saeme" in answer.citations[0].quote
+    refused = answerer.answer("What is the name of the hotel the delegates stayed in?")
+    assert refused.abstained  # the hotel, which it asks about, is still a noun the sources never use
+
+
 @pytest.mark.parametrize(
     "question",
     [

@@ -105,6 +105,7 @@ ABBREVIATIONS = {
     "eu": "european union",
     "uk": "united kingdom",
 }
+_ANSWER_NOUN = re.compile(r"\s*(?:who|what)\s+(?:is|are|was|were)\s+(?:the|a|an)\s+[a-z][\w-]*", re.I)
 _WHICH_BEFORE = re.compile(r"\bwhich\s+$", re.IGNORECASE)
 _LOWER_CASE_WORD = re.compile(r"\s+[a-z]")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
@@ -270,8 +271,13 @@ def _without_answer_kind(question: str, answer_type: str) -> str:
 
 
 def _asked_nouns(question: str) -> list[tuple[str, ...]]:
-    """Stems of lone nouns after a determiner: "the population of", "many troops", "his speech"."""
+    """Stems of lone nouns after a determiner: "the population of", "many troops", "his speech".
+    Not the noun that names the answer itself ("Who is the author of ...?"): the sentence that
+    answers may put it otherwise ("Dr. Kim has published ...")."""
     words = re.findall(r"[\w'-]+|[?.!,]", question) + ["."]
+    answer_noun = _ANSWER_NOUN.match(question)
+    if answer_noun:
+        words[len(answer_noun.group(0).split()) - 1] = "."
     heads = []
     for before, word, after in zip(words, words[1:], words[2:]):
         lone = after.lower() in STOPWORDS or not after[0].isalnum()
