@@ -12,6 +12,7 @@ import pytest
 
 from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
+from bot.judge.question import parse
 from bot.judge.signals import profile_question
 from bot.messages import say_date
 from bot.models import Answer
@@ -159,6 +160,20 @@ def test_a_name_between_which_and_the_noun_asked_is_a_word_of_the_question_not_a
 ):
     profile = profile_question(question, answerer.live_index.retriever())
     assert list(profile.entities) == names and set(words) <= set(profile.terms)
+
+
+@pytest.mark.parametrize(
+    "question, focus",
+    [
+        ("Which automaker has overtaken Tesla?", "automaker"),
+        ("Tesla has struck a deal with which electronics giant to make its chips?", "giant"),
+        ("The NHS has begun a rollout of a vaccine for which sexually transmitted disease?", "disease"),
+        ("This week saw a new game in which popular first-person shooter franchise?", "franchise"),
+        ("What recently caused disruptions at European airports?", ""),
+    ],
+)
+def test_the_noun_a_question_asks_about_is_found_where_the_question_asks_it(question, focus):
+    assert parse([question])[0].focus == focus
 
 
 def test_markup_in_the_question_is_not_echoed(answerer: Answerer):

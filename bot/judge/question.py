@@ -19,6 +19,10 @@ WH_WORDS = ("who", "whom", "whose", "what", "which", "when", "where", "why", "ho
 HOW_PHRASES = ("many", "much", "long", "old", "far", "big", "large", "often", "high", "tall")
 # Nouns that name the form of the answer, not its kind: "the name of the aircraft" asks for an aircraft.
 FORM_NOUNS = {"name", "type", "kind", "sort", "one", "title", "term"}
+# Words that may stand between a wh-word and its noun: "which sexually transmitted disease",
+# "which popular first-person shooter franchise", "which 2025 film".
+MODIFIER_POS = ("ADJ", "ADV", "NUM")
+MODIFIER_TAGS = ("VBN", "VBG")
 _LOCK = threading.Lock()
 
 
@@ -88,9 +92,24 @@ def _wh_and_focus(doc) -> QuestionAnalysis:
         and wh_token.head.i != wh_token.i
     ):
         return QuestionAnalysis(wh, _form_of(wh_token.head), names)
+    if wh in ("what", "which", "whose") and (noun := _noun_after(wh_token)) is not None:
+        return QuestionAnalysis(wh, _form_of(noun), names)
     if wh in ("what", "which"):
         return QuestionAnalysis(wh, _copula_focus(doc, wh_token), names)
     return QuestionAnalysis(wh, "", names)
+
+
+def _noun_after(wh_token):
+    """The noun a wh-word stands before, read from the words alone: "... a deal with which electronics
+    giant to make ...?" -> giant. News quizzes ask in place like this, and the small English model
+    then parses "which" as the preposition's object, not as the noun's determiner."""
+    noun = None
+    for token in wh_token.doc[wh_token.i + 1 :]:
+        if token.pos_ in ("NOUN", "PROPN"):
+            noun = token
+        elif not (token.pos_ in MODIFIER_POS or token.tag_ in MODIFIER_TAGS or token.text == "-"):
+            break
+    return noun
 
 
 def _copula_focus(doc, wh_token) -> str:
