@@ -3,7 +3,7 @@ with. The script decides for Korean, Japanese, Chinese, Cyrillic, Arabic, ...; a
 languages a character n-gram identifier (langid.py's model, from the PyPI package `py3langid`,
 BSD-3) does, limited to the Latin-script languages the multilingual encoder reads well. A question
 whose words are plainly English ("why", "did", "the", none of another language's function words)
-skips it: loading its model takes most of a second, and most questions are English.
+skips it: loading its model takes about half a second, and most questions are English.
 
 The function words alone, as before, got 9 of 36 Spanish, Italian, Portuguese and Dutch questions
 right (Italian read as French, Dutch as English); the identifier gets 36 of 36 and sends none of 2,303
@@ -76,15 +76,17 @@ def detect(text: str) -> str:
 
 
 def _identifier():
-    """The identifier, loaded at its first use (most of a second), once for all threads."""
+    """The identifier, loaded at its first use (about half a second), once for all threads."""
     global _IDENTIFIER
-    with _LOCK:
-        if _IDENTIFIER is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    if _IDENTIFIER is None:
+        with _LOCK:
+            if _IDENTIFIER is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-            _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            _IDENTIFIER.set_languages(LATIN_LANGUAGES)
-        return _IDENTIFIER
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages(LATIN_LANGUAGES)
+                _IDENTIFIER = identifier  # published only once it is ready
+    return _IDENTIFIER
 
 
 def _score(words: list[str], text: str, lang: str) -> int:

@@ -276,10 +276,11 @@ def _asked_nouns(question: str) -> list[tuple[str, ...]]:
     answers may put it otherwise ("Dr. Kim has published ...")."""
     words = re.findall(r"[\w'-]+|[?.!,]", question) + ["."]
     answer_noun = _ANSWER_NOUN.match(question)
-    if answer_noun:
-        words[len(answer_noun.group(0).split()) - 1] = "."
+    answer_at = len(answer_noun.group(0).split()) - 1 if answer_noun else -1
     heads = []
-    for before, word, after in zip(words, words[1:], words[2:]):
+    for at, (before, word, after) in enumerate(zip(words, words[1:], words[2:]), start=1):
+        if at == answer_at:
+            continue
         lone = after.lower() in STOPWORDS or not after[0].isalnum()
         noun = word.islower() and word not in STOPWORDS and not word.endswith("ing")
         if before.lower() in _DETERMINERS and noun and lone:
