@@ -13,10 +13,11 @@ import pytest
 from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
 from bot.judge.question import parse
-from bot.judge.signals import profile_question
+from bot.judge.signals import names_in, profile_question
 from bot.messages import say_date
 from bot.models import Answer
 from index.build import BuildSettings, rebuild
+from index.lexical import term_set
 from index.models import Chunk, Hit
 from index.retriever import LiveIndex, age_penalty
 from index.store import load_snapshot
@@ -101,6 +102,16 @@ def test_a_country_is_found_through_its_city(answerer: Answerer):
     answer = answerer.answer("Which Australian minister travelled to the Netherlands for the summit?")
     assert not answer.abstained
     assert "Richard Marles" in answer.citations[0].quote
+
+
+def test_a_capital_counts_as_its_country_in_a_sentence_but_not_twice(answerer: Answerer):
+    retriever = answerer.live_index.retriever()
+    washington = profile_question("What worried the European Parliament about Washington?", retriever)
+    sentence = term_set("The European Parliament expressed concern about the US government.")
+    assert names_in(washington, sentence, retriever) == 2
+    seoul = profile_question("What did the protesters in Seoul, South Korea, demand?", retriever)
+    assert names_in(seoul, term_set("South Korea allocates 2.3% of GDP to defense."), retriever) == 1
+    assert names_in(seoul, term_set("Protesters in Seoul, South Korea, marched."), retriever) == 2
 
 
 def test_every_quote_is_verbatim_at_its_offsets(answerer: Answerer, seed_build):

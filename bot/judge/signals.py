@@ -308,7 +308,13 @@ def answer_kind(question: str) -> str:
 
 
 def names_in(profile: QuestionProfile, terms: frozenset[str], retriever: Retriever) -> int:
-    return sum(found(e, terms, retriever) for e in profile.entities)
+    """The question's names the sentence itself writes. A capital stands for its country ("what
+    worried the European Parliament about Washington?": "... the US government ..."), but not for a
+    country the question names too: a sentence naming Nepal names one of "Nepal" and "Kathmandu"."""
+    direct = [e for e in profile.entities if found(e, terms, retriever, places=False)]
+    named = {s for e in direct for s in e}
+    through_places = sum(1 for e in profile.entities if e not in direct and (place_words(e, terms) - named))
+    return len(direct) + through_places
 
 
 def window(text: str, span: Span) -> str:
@@ -330,19 +336,27 @@ def entity_share(
     return present / sum(weights)
 
 
-def found(alternatives: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> bool:
-    """Any stem of the entity (or its closest spelling) in `context`; for a country, one of its
-    cities; for a capital, its country (see `index.places`)."""
+def found(
+    alternatives: tuple[str, ...], context: AbstractSet[str], retriever: Retriever, places: bool = True
+) -> bool:
+    """Any stem of the entity (or its closest spelling) in `context`; with `places`, for a country,
+    one of its cities, and for a capital, its country (see `index.places`)."""
     present = [any(m in context for m, _ in retriever.variants(stem)) for stem in alternatives]
     if (
         len(alternatives) >= LONG_NAME
     ):  # "NATO–South Korea Defense Industry Consultative Group": not just "NATO"
         return 2 * sum(present) >= len(alternatives)
-    return (
-        any(present)
-        or bool(cities_of(alternatives) & context)
-        or any(set(country) <= context for country in countries_of_capital(alternatives))
-    )
+    return any(present) or places and bool(place_words(alternatives, context))
+
+
+def place_words(alternatives: tuple[str, ...], context: AbstractSet[str]) -> set[str]:
+    """The words of `context` that stand for the entity as a place: for a country, its cities; for
+    a capital, its country (see `index.places`)."""
+    words = set(cities_of(alternatives) & context)
+    for country in countries_of_capital(alternatives):
+        if set(country) <= context:
+            words.update(country)
+    return words
 
 
 def coverage(terms: tuple[str, ...], context: AbstractSet[str], retriever: Retriever) -> float:
