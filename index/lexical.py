@@ -116,6 +116,12 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(normalise(text))
 
 
+def term_pairs(text: str) -> frozenset[tuple[str, str]]:
+    """Each stem of `text` with the one after it (stopwords left out): where a phrase is written."""
+    terms = normalise(text)
+    return frozenset(zip(terms, terms[1:]))
+
+
 def analyzer_fingerprint() -> str:
     """What decides the stems of a text: a build reuses stored stems only when this is unchanged.
     Bump `ANALYZER_VERSION` when `normalise` itself changes; the tables are hashed."""

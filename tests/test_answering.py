@@ -13,7 +13,7 @@ import pytest
 from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
 from bot.judge.question import parse
-from bot.judge.signals import names_in, profile_question
+from bot.judge.signals import entity_share, names_in, profile_question
 from bot.messages import say_date
 from bot.models import Answer
 from index.build import BuildSettings, rebuild
@@ -112,6 +112,14 @@ def test_a_capital_counts_as_its_country_in_a_sentence_but_not_twice(answerer: A
     seoul = profile_question("What did the protesters in Seoul, South Korea, demand?", retriever)
     assert names_in(seoul, term_set("South Korea allocates 2.3% of GDP to defense."), retriever) == 1
     assert names_in(seoul, term_set("Protesters in Seoul, South Korea, marched."), retriever) == 2
+
+
+def test_a_name_of_common_words_is_found_only_as_the_phrase(answerer: Answerer):
+    retriever = answerer.live_index.retriever()
+    profile = profile_question("Which two teams played in this year's World Series?", retriever)
+    assert profile.phrases == {("world", "seri")}
+    assert entity_share(profile, "The World Series went to seven games.", retriever) == 1.0
+    assert entity_share(profile, "The world watched. The series went to seven games.", retriever) == 0.0
 
 
 def test_every_quote_is_verbatim_at_its_offsets(answerer: Answerer, seed_build):

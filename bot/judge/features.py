@@ -84,8 +84,8 @@ def _row(question, candidate, similarity, best, top_lexical, last_rank, passages
     if chunk.id not in passages:
         passages[chunk.id] = _passage_signals(profile, chunk, document, retriever)
     context_coverage, entities_found = passages[chunk.id]
-    near = term_set(f"{document.title}\n{chunk.heading}\n{signals.window(document.text, candidate.span)}")
-    share = signals.entity_share(profile.entities, near, retriever)
+    near = f"{document.title}\n{chunk.heading}\n{signals.window(document.text, candidate.span)}"
+    share = signals.entity_share(profile, near, retriever)
     sentence_terms = term_set(candidate.text)
     coverage = signals.coverage(profile.terms, term_set(f"{chunk.heading}\n{candidate.text}"), retriever)
     new = new_entity_labels(candidate, question.analysis, document.text)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.lexical import STOPWORDS, normalise, stem
+from index.lexical import STOPWORDS, normalise, stem, term_pairs, term_set
 from index.models import Span
 from index.places import cities_of, countries_of_capital
 from index.retriever import Retriever
@@ -167,6 +167,9 @@ class QuestionProfile:
     counted: str | None = None  # the noun a "how many" counts: "seats" in "how many seats did ..."
     role: tuple[str, str] | None = None  # a role and its qualifier: ("foreign", "minister")
     wants_opinion: bool = False  # "according to analysts": someone's view is asked for
+    # Names made of words the sources write in lower case ("World Series", "Federal Reserve"): found
+    # only as the phrase, not as its words apart ("world" in one sentence, "series" in the next).
+    phrases: frozenset[tuple[str, ...]] = frozenset()
 
     def continuing(self, topic: QuestionProfile) -> QuestionProfile:
         """This profile with the content words of the question a follow-up continues."""
@@ -180,6 +183,7 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
     wants_opinion = bool(_ACCORDING_TO_PEOPLE.search(question))
     question = _ACCORDING_TO.sub("", question)  # names a source, not something the answer must mention
     entities: list[tuple[str, ...]] = []
+    phrases: list[tuple[str, ...]] = []
     qualifiers: list[str] = []
     for match in _CAPITALISED.finditer(question):
         words = match.group().split()
@@ -192,6 +196,8 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
             qualifiers.extend(normalise(name))
         elif stems:
             entities.append(stems)
+            if len(words) > 1 and not any(retriever.is_name(s) for s in stems):
+                phrases.append(stems)
     entity_stems = {s for e in entities for s in e}
     all_lower_case = not entities and not qualifiers
     answer_type = answer_kind(question)
@@ -219,6 +225,7 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
         counted_noun(question),
         qualified_role(question),
         wants_opinion,
+        frozenset(phrases),
     )
 
 
@@ -323,16 +330,22 @@ def window(text: str, span: Span) -> str:
     return text[max(paragraph_start, span.start - WINDOW_CHARS) : span.end]
 
 
-def entity_share(
-    entities: tuple[tuple[str, ...], ...], context: AbstractSet[str], retriever: Retriever
-) -> float:
+def entity_share(profile: QuestionProfile, text: str, retriever: Retriever) -> float:
+    """The IDF-weighted share of the question's names written in `text`."""
+    entities = profile.entities
     if not entities:
         return NO_ENTITY_SHARE
+    context = term_set(text)
+    pairs = term_pairs(text) if profile.phrases else frozenset()
     weights = [
         max(retriever.rarity(m) for stem in e for m, _ in retriever.variants(stem) or [(stem, 1)])
         for e in entities
     ]
-    present = sum(w for e, w in zip(entities, weights) if found(e, context, retriever))
+    present = sum(
+        w
+        for e, w in zip(entities, weights)
+        if found(e, context, retriever) and (e not in profile.phrases or set(zip(e, e[1:])) <= pairs)
+    )
     return present / sum(weights)
 
 
