@@ -13,7 +13,14 @@ import pytest
 from bot.answering import Answerer, without_repeats
 from bot.judge.decision import NOTHING_ASKED
 from bot.judge.question import parse
-from bot.judge.signals import entity_share, names_in, profile_question
+from bot.judge.signals import (
+    BACKGROUND_RARITY,
+    MIN_ENTITY_SHARE,
+    entity_share,
+    names_in,
+    profile_question,
+    rarity,
+)
 from bot.messages import say_date
 from bot.models import Answer
 from index.build import BuildSettings, rebuild
@@ -120,6 +127,15 @@ def test_a_name_of_common_words_is_found_only_as_the_phrase(answerer: Answerer):
     assert profile.phrases == {("world", "seri")}
     assert entity_share(profile, "The World Series went to seven games.", retriever) == 1.0
     assert entity_share(profile, "The world watched. The series went to seven games.", retriever) == 0.0
+
+
+def test_a_name_most_passages_write_counts_only_where_it_is_written(answerer: Answerer):
+    retriever = answerer.live_index.retriever()
+    profile = profile_question("What did NATO decide about Albanese?", retriever)
+    nato, albanese = profile.entities
+    assert rarity(nato, retriever) < BACKGROUND_RARITY <= rarity(albanese, retriever)
+    assert entity_share(profile, "Albanese stayed at home.", retriever) == 1.0
+    assert entity_share(profile, "NATO met in The Hague.", retriever) < MIN_ENTITY_SHARE
 
 
 def test_every_quote_is_verbatim_at_its_offsets(answerer: Answerer, seed_build):
