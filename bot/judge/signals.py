@@ -172,8 +172,9 @@ class QuestionProfile:
     counted: str | None = None  # the noun a "how many" counts: "seats" in "how many seats did ..."
     role: tuple[str, str] | None = None  # a role and its qualifier: ("foreign", "minister")
     wants_opinion: bool = False  # "according to analysts": someone's view is asked for
-    # Names made of words the sources write in lower case ("World Series", "Federal Reserve"): found
-    # only as the phrase, not as its words apart ("world" in one sentence, "series" in the next).
+    # Names made of words the sources write in lower case ("World Series", "Federal Reserve"): near a
+    # sentence (`entity_share`) they count only as the phrase, not as its words apart ("world" in one
+    # sentence, "series" in the next).
     phrases: frozenset[tuple[str, ...]] = frozenset()
 
     def continuing(self, topic: QuestionProfile) -> QuestionProfile:
@@ -336,7 +337,8 @@ def window(text: str, span: Span) -> str:
 
 
 def entity_share(profile: QuestionProfile, text: str, retriever: Retriever) -> float:
-    """The IDF-weighted share of the question's names written in `text`."""
+    """The IDF-weighted share of the question's names written in `text` (a sentence and what leads
+    to it), leaving out the background names it does not write (`BACKGROUND_RARITY`)."""
     entities = profile.entities
     if not entities:
         return NO_ENTITY_SHARE
