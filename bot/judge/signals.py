@@ -25,7 +25,7 @@ import numpy as np
 
 from index.lexical import STOPWORDS, normalise, stem, term_pairs, term_set
 from index.models import Span
-from index.places import cities_of, countries_of_capital
+from index.places import cities_of, countries_of_capital, is_place
 from index.retriever import Retriever
 
 MIN_ENTITY_SHARE = 0.5  # IDF-weighted share of the entities near the sentence
@@ -111,6 +111,7 @@ ABBREVIATIONS = {
     "uk": "united kingdom",
 }
 _ANSWER_NOUN = re.compile(r"\s*(?:who|what)\s+(?:is|are|was|were)\s+(?:the|a|an)\s+[a-z][\w-]*", re.I)
+_AFTER_A_NAME = re.compile(r"\b[A-Z][\w'’-]*,\s+$")
 _WHICH_BEFORE = re.compile(r"\bwhich\s+$", re.IGNORECASE)
 _LOWER_CASE_WORD = re.compile(r"\s+[a-z]")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*|\b\d[\d.,%]*")
@@ -198,7 +199,8 @@ def profile_question(question: str, retriever: Retriever) -> QuestionProfile:
             words = words[1:]
         name = " ".join(words)
         stems = tuple(normalise(name)) + tuple(normalise(ABBREVIATIONS.get(name.lower(), "")))
-        if stems and _qualifies_the_noun_asked(question, match, opens_with_which):
+        qualifies = _qualifies_the_noun_asked(question, match, opens_with_which)
+        if stems and (qualifies or _places_the_name_before(question, match)):
             qualifiers.extend(normalise(name))
         elif stems:
             entities.append(stems)
@@ -242,6 +244,13 @@ def _qualifies_the_noun_asked(question: str, match: re.Match, opens_with_which: 
     required as a name."""
     after_which = opens_with_which or _WHICH_BEFORE.search(question[: match.start()]) is not None
     return after_which and _LOWER_CASE_WORD.match(question[match.end() :]) is not None
+
+
+def _places_the_name_before(question: str, match: re.Match) -> bool:
+    """Whether the name is the country of the name just before it: "Augusta, Georgia", "Kyiv,
+    Ukraine". News from there writes the first and leaves the second unsaid."""
+    after_a_name = _AFTER_A_NAME.search(question[: match.start()]) is not None
+    return after_a_name and is_place(tuple(normalise(match.group())))
 
 
 def qualified_role(question: str) -> tuple[str, str] | None:
