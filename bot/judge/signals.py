@@ -355,13 +355,19 @@ def entity_share(profile: QuestionProfile, text: str, retriever: Retriever) -> f
     pairs = term_pairs(text) if profile.phrases else frozenset()
     weighed = []
     for e in entities:
-        weight = rarity(e, retriever)
-        present = found(e, context, retriever) and (e not in profile.phrases or set(zip(e, e[1:])) <= pairs)
+        weight, present = rarity(e, retriever), _written(e, profile, context, pairs, retriever)
         if present or weight >= BACKGROUND_RARITY:
             weighed.append((weight, present))
     if not weighed:
         return NO_ENTITY_SHARE
     return sum(w for w, present in weighed if present) / sum(w for w, _ in weighed)
+
+
+def _written(entity, profile: QuestionProfile, context: AbstractSet[str], pairs, retriever) -> bool:
+    """Whether the text (its stems `context`, its stem pairs `pairs`) writes the entity: a phrase
+    name (`QuestionProfile.phrases`) only with its words side by side."""
+    in_order = entity not in profile.phrases or set(zip(entity, entity[1:])) <= pairs
+    return in_order and found(entity, context, retriever)
 
 
 def rarity(entity: tuple[str, ...], retriever: Retriever) -> float:
