@@ -103,7 +103,7 @@ def bench_build(embedder, seed_dir: Path, root: Path, copies: int) -> dict:
     texts, sentences = embedding_texts(snapshot.documents, snapshot.chunks)
     raw_model = TorchBackend(resolve_model_path(embedder.name))
     started = time.perf_counter()
-    raw_model.embed(texts + sentences, batch_size=64)
+    raw_model.model.encode(texts + sentences, batch_size=64, normalize_embeddings=True)
     raw = time.perf_counter() - started
     return {
         "chunks": report.chunks,

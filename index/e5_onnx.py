@@ -252,14 +252,17 @@ def is_e5_exported(folder: Path) -> bool:
 
 class E5Onnx(OnnxBackend):
     """The exported graph, fed its texts' word vectors from the packed table; otherwise as
-    `OnnxBackend` (batches of like length, mean pooling, unit length)."""
+    `OnnxBackend` (passes of like length, mean pooling, unit length). Each text is read as `prefix`
+    and the text (e5's convention: "passage: " for what is searched)."""
 
-    def __init__(self, folder: Path, packed: PackedModel) -> None:
-        super().__init__(folder)
+    def __init__(self, folder: Path, packed: PackedModel, threads: int = 0, prefix: str = "") -> None:
+        super().__init__(folder, threads)
         self.packed = packed
+        self.prefix = prefix
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        inputs: dict[str, np.ndarray] = encoder_inputs(self.tokenizer.encode_batch(texts))
+    def embed_pass(self, texts: list[str]) -> np.ndarray:
+        read = [self.prefix + text for text in texts]
+        inputs: dict[str, np.ndarray] = encoder_inputs(self.tokenizer.encode_batch(read))
         inputs["inputs_embeds"] = self.packed.word_vectors(inputs.pop("input_ids"))
         pooled = mean_pool(self.session.run(None, inputs)[0], inputs["attention_mask"])
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

