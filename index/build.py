@@ -17,7 +17,7 @@ import numpy as np
 from index.ann import choose_index_type
 from index.bm25 import BM25
 from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
-from index.embed_processes import across_cores
+from index.embed_processes import ProcessEmbedder, across_cores
 from index.embedding import Embedder, pass_sizes
 from index.entities import ANNOTATION, EntityJob, EntitySpan
 from index.errors import IndexCorrupt, IndexNotBuilt
@@ -33,6 +33,10 @@ from index.vector_files import VectorFile, scratch_folder
 log = logging.getLogger(__name__)
 COPY_BLOCK = 4096  # rows of previous vectors copied into a new snapshot's files at a time
 KERNEL_COPY_ROWS = 256  # a run of carried rows this long is copied by the kernel, file to file
+# spaCy's entities take about a third of the CPU time of embedding news. While the texts are embedded
+# in a process per core, entity workers take a quarter of the cores (at least one) beside them: on 2
+# cores, RealTime QA dev built in 46.6-47.4 s with one worker, 48.3-49.1 s with two.
+ENTITY_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -245,20 +249,24 @@ def _assemble(
         carried = Carried.of(previous, layout, documents)
     same_texts = previous is not None and previous.manifest.embedding_text == EMBEDDING_TEXT_VERSION
     entities, unannotated = _entities_known(documents, previous)
-    with EntityJob([doc.text for doc in unannotated]) as entity_job:  # other processes, on a large corpus
-        with phases.timed("embed"):
-            chunk_vectors, sentence_vectors, embedded = _vectors(
-                by_id,
-                chunks,
-                sentence_rows,
-                previous if same_texts else None,
-                carried,
-                embedder,
-                progress,
-                scratch,
-            )
-        with phases.timed("entities (after embedding)"):
-            entities.update(zip((doc.id for doc in unannotated), entity_job.result()))
+    new_texts = int((carried.chunks < 0).sum() + (carried.sentences < 0).sum())  # at most, to embed
+    with across_cores(embedder, new_texts) as encoder:
+        share = ENTITY_SHARE if isinstance(encoder, ProcessEmbedder) else 1.0
+        # On a large corpus, entities are found in other processes while the texts are embedded.
+        with EntityJob([doc.text for doc in unannotated], share) as entity_job:
+            with phases.timed("embed"):
+                chunk_vectors, sentence_vectors, embedded = _vectors(
+                    by_id,
+                    chunks,
+                    sentence_rows,
+                    previous if same_texts else None,
+                    carried,
+                    encoder,
+                    progress,
+                    scratch,
+                )
+            with phases.timed("entities (after embedding)"):
+                entities.update(zip((doc.id for doc in unannotated), entity_job.result()))
     entities = {doc.id: entities[doc.id] for doc in documents}
     with phases.timed("lexical"):
         lexical = _lexical_for(chunks, previous if same_texts else None, carried)
@@ -380,30 +388,29 @@ def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder,
     old_chunks, old_sentences = (
         (None, None) if previous is None else (previous.chunk_vectors, previous.sentence_vectors)
     )
-    with across_cores(embedder, len(chunk_texts) + len(sentence_texts)) as encoder:
-        chunk_vectors, chunks_embedded = _vectors_for(
-            carried.chunks,
-            old_chunks,
-            chunk_texts,
-            known,
-            encoder,
-            progress,
-            "chunks",
-            scratch / "chunks.npy",
-        )
-        known.add(chunk_vectors, {text: row for row, text in chunk_texts.items()})
-        row_of = {chunk.id: row for chunk, row in zip(fresh, new_chunks)}
-        known.add(chunk_vectors, _whole_chunk_sentences(owners, texts_by_key, row_of))
-        sentence_vectors, sentences_embedded = _vectors_for(
-            carried.sentences,
-            old_sentences,
-            sentence_texts,
-            known,
-            encoder,
-            progress,
-            "sentences",
-            scratch / "sentences.npy",
-        )
+    chunk_vectors, chunks_embedded = _vectors_for(
+        carried.chunks,
+        old_chunks,
+        chunk_texts,
+        known,
+        embedder,
+        progress,
+        "chunks",
+        scratch / "chunks.npy",
+    )
+    known.add(chunk_vectors, {text: row for row, text in chunk_texts.items()})
+    row_of = {chunk.id: row for chunk, row in zip(fresh, new_chunks)}
+    known.add(chunk_vectors, _whole_chunk_sentences(owners, texts_by_key, row_of))
+    sentence_vectors, sentences_embedded = _vectors_for(
+        carried.sentences,
+        old_sentences,
+        sentence_texts,
+        known,
+        embedder,
+        progress,
+        "sentences",
+        scratch / "sentences.npy",
+    )
     return chunk_vectors, sentence_vectors, (chunks_embedded, sentences_embedded)
 
 
