@@ -18,7 +18,7 @@ from index.ann import choose_index_type
 from index.bm25 import BM25
 from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from index.embed_processes import ProcessEmbedder, across_cores
-from index.embedding import Embedder, pass_sizes
+from index.embedding import Embedder
 from index.entities import ANNOTATION, EntityJob, EntitySpan
 from index.errors import IndexCorrupt, IndexNotBuilt
 from index.lexical import NameCounts, analyzer_fingerprint, normalise
@@ -375,8 +375,7 @@ def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder,
     fresh = [chunks[row] for row in new_chunks]
     chunk_texts = dict(zip(new_chunks, map(chunk_embedding_text, fresh)))
     owners = sentence_owners(fresh)
-    texts_by_key = _sentence_texts(by_id, owners)
-    sentence_texts = {sentence_rows[key]: text for key, text in texts_by_key.items()}
+    sentence_texts = {sentence_rows[key]: text for key, text in _sentence_texts(by_id, owners).items()}
     known = _Known()
     if previous is not None:
         left = [previous.chunks[row] for row in carried.left_chunks.tolist()]
@@ -399,8 +398,6 @@ def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder,
         scratch / "chunks.npy",
     )
     known.add(chunk_vectors, {text: row for row, text in chunk_texts.items()})
-    row_of = {chunk.id: row for chunk, row in zip(fresh, new_chunks)}
-    known.add(chunk_vectors, _whole_chunk_sentences(owners, texts_by_key, row_of))
     sentence_vectors, sentences_embedded = _vectors_for(
         carried.sentences,
         old_sentences,
@@ -412,16 +409,6 @@ def _vectors(by_id, chunks, sentence_rows, previous, carried: Carried, embedder,
         scratch / "sentences.npy",
     )
     return chunk_vectors, sentence_vectors, (chunks_embedded, sentences_embedded)
-
-
-def _whole_chunk_sentences(
-    owners: dict[SentenceKey, Chunk], texts: dict[SentenceKey, str], row_of: dict[str, int]
-) -> dict[str, int]:
-    """The embedding text of each sentence that is the whole of the chunk holding it -> that chunk's
-    row (`row_of`, by chunk id): such a sentence takes its chunk's vector, the same words under the
-    same heading (cosine 0.988 on average with its own, on RealTime QA). On news a paragraph of one
-    sentence is often a chunk: 12% of RealTime QA's sentence text, no longer embedded twice."""
-    return {texts[key]: row_of[chunk.id] for key, chunk in owners.items() if len(chunk.sentences) == 1}
 
 
 def _multilingual_vectors(
@@ -502,8 +489,8 @@ def _vectors_for(
     missing = sorted(rows_of.values(), key=lambda rows: -len(texts[rows[0]]))
     step = embedder.texts_per_call if missing else 1  # no embedder when nothing is missing
     bar = _progress_bar(len(missing), step, label) if progress else None
-    for start, stop in _calls([len(texts[rows[0]]) for rows in missing], step):
-        batch = missing[start:stop]
+    for start in range(0, len(missing), step):
+        batch = missing[start : start + step]
         for rows, vector in zip(batch, embedder.embed([texts[rows[0]] for rows in batch])):
             for row in rows:
                 out.write(row, vector.reshape(1, -1))
@@ -512,21 +499,6 @@ def _vectors_for(
     if bar:
         bar.close()
     return out.finish(), len(missing)
-
-
-def _calls(lengths: list[int], size: int) -> Iterator[tuple[int, int]]:
-    """Where the calls to an embedder start and stop, for texts of these lengths (longest first): runs
-    of whole passes (`pass_sizes`) of at least `size` texts. Each run is cut into the same passes
-    however the work is handed over (one process or several), and so gets the same vectors: the int8
-    encoder's depend on the texts beside them in a pass."""
-    start = stop = 0
-    for count in pass_sizes(lengths):
-        stop += count
-        if stop - start >= size:
-            yield start, stop
-            start = stop
-    if stop > start:
-        yield start, stop
 
 
 def _copy_known(out: VectorFile, carried: np.ndarray, previous, found: dict[int, np.ndarray]) -> None:

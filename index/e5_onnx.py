@@ -259,6 +259,7 @@ class E5Onnx(OnnxBackend):
         super().__init__(folder, threads)
         self.packed = packed
         self.prefix = prefix
+        self.pass_texts = 32  # texts per forward pass, as since its first export
 
     def embed_pass(self, texts: list[str]) -> np.ndarray:
         read = [self.prefix + text for text in texts]

@@ -47,12 +47,9 @@ ONNX_WEIGHTS = "int8-dynamic-per-channel"
 # RealTime QA dev's 13,061 texts embedded in 39.3-39.6 s instead of 44.8-46.6 s on 2 cores, vectors
 # at a mean cosine of 0.999 with the SDPA export's.
 ONNX_ATTENTION = "eager"
-# A forward pass on the CPU holds texts of about one length, this many characters at most with each
-# padded to the longest (or one text): a news passage goes alone, short sentences several at a time.
-# Small passes compute little padding and stay in the cache: on one core, RealTime QA's texts embedded
-# 1.13x faster than in passes of 16 texts (as near full precision's vectors: mean cosine 0.993 both).
-PASS_CHARS = 1_000
-CPU_BATCH = 16  # texts per pass for sentence-transformers on a CPU (a model with no ONNX export)
+# Texts per forward pass on a CPU: small passes of texts of one length waste the least on padding
+# (16 was the fastest of 16, 32 and 64 for news passages and sentences alike, two threads on 2 cores).
+CPU_BATCH = 16
 GPU_BATCH = 512  # a GPU needs hundreds of texts at a time to be busy
 CPU_CALL = 64  # texts a caller hands over at a time on a CPU: a progress step of a build
 
@@ -74,8 +71,9 @@ class Embedder(Protocol):
 
     def worker_backend(self) -> Callable[[], Any] | None:
         """How a worker process loads this model to embed on one core (`index.embed_processes`):
-        a picklable function returning an object with `embed(texts)`, which embeds them in passes of
-        `PASS_CHARS`; None where the model cannot run that way."""
+        a picklable function returning an object with `embed(texts)`, which embeds them longest first
+        in passes of a number of texts that divides `CPU_CALL`; None where the model cannot run that
+        way."""
         ...
 
 
@@ -366,8 +364,10 @@ class OnnxBackend:
         self.tokenizer.enable_padding()
         self.session = cpu_session(folder / "model.onnx", threads)
 
+    pass_texts = CPU_BATCH  # texts per forward pass
+
     def embed(self, texts: list[str]) -> np.ndarray:
-        order, passes = like_lengths(texts)
+        order, passes = like_lengths(texts, self.pass_texts)
         return in_order(np.vstack([self.embed_pass(texts) for texts in passes]), order)
 
     def embed_pass(self, texts: list[str]) -> np.ndarray:
@@ -377,26 +377,12 @@ class OnnxBackend:
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
-def like_lengths(texts: list[str]) -> tuple[np.ndarray, list[list[str]]]:
-    """`texts` longest first, in passes (`pass_sizes`), and the order they are in."""
+def like_lengths(texts: list[str], size: int) -> tuple[np.ndarray, list[list[str]]]:
+    """`texts` longest first, in passes of `size`, as sentence-transformers batches them: each pass
+    holds texts of about one length, so little padding is computed; and the order they are in."""
     order = np.argsort([-len(t) for t in texts], kind="stable")
     ordered = [texts[i] for i in order]
-    passes, start = [], 0
-    for size in pass_sizes([len(text) for text in ordered]):
-        passes.append(ordered[start : start + size])
-        start += size
-    return order, passes
-
-
-def pass_sizes(lengths: list[int]) -> list[int]:
-    """How many texts each pass takes, for texts of these lengths taken longest first: as many as
-    `PASS_CHARS` holds once each is padded to the pass's first, at least one."""
-    sizes, start = [], 0
-    while start < len(lengths):
-        size = min(len(lengths) - start, max(1, PASS_CHARS // max(1, lengths[start])))
-        sizes.append(size)
-        start += size
-    return sizes
+    return order, [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def in_order(vectors: np.ndarray, order: np.ndarray) -> np.ndarray:

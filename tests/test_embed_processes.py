@@ -14,7 +14,6 @@ from index.build import BuildSettings, rebuild
 from index.embed_processes import ProcessEmbedder, across_cores
 from index.embedding import (
     DEFAULT_MODEL,
-    PASS_CHARS,
     OnnxBackend,
     SentenceTransformerEmbedder,
     cached_embedder,
@@ -35,14 +34,12 @@ TEXTS = [
 
 
 @pytest.mark.unit
-def test_passes_hold_texts_of_about_one_length_up_to_the_pass_budget():
+def test_passes_hold_texts_of_about_one_length():
     texts = ["x" * n for n in (10, 900, 50, 2500, 120, 10, 300, 600)]
-    order, passes = like_lengths(texts)
-    taken = [text for one_pass in passes for text in one_pass]
-    assert [len(t) for t in taken] == sorted(map(len, texts), reverse=True)
-    assert all(len(p) == 1 or len(p) * len(p[0]) <= PASS_CHARS for p in passes)  # padded to the first
-    assert [len(p) for p in passes] == [1, 1, 1, 3, 2]  # 2500 | 900 | 600 | 300, 120, 50 | 10, 10
+    order, passes = like_lengths(texts, 3)
+    assert [[len(t) for t in p] for p in passes] == [[2500, 900, 600], [300, 120, 50], [10, 10]]
     # in_order puts the vector of the i-th text taken back at that text's own place
+    taken = [text for one_pass in passes for text in one_pass]
     vectors = np.arange(len(taken), dtype=np.float32)[:, None]
     assert [taken[int(v)] for v in in_order(vectors, order)[:, 0]] == texts
 
