@@ -17,7 +17,7 @@ import numpy as np
 from index.ann import choose_index_type
 from index.bm25 import BM25
 from index.chunking import CHUNKER_VERSION, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
-from index.embed_processes import ProcessEmbedder, across_cores
+from index.embed_processes import across_cores
 from index.embedding import Embedder
 from index.entities import ANNOTATION, EntityJob, EntitySpan
 from index.errors import IndexCorrupt, IndexNotBuilt
@@ -33,10 +33,6 @@ from index.vector_files import VectorFile, scratch_folder
 log = logging.getLogger(__name__)
 COPY_BLOCK = 4096  # rows of previous vectors copied into a new snapshot's files at a time
 KERNEL_COPY_ROWS = 256  # a run of carried rows this long is copied by the kernel, file to file
-# spaCy's entities take about a third of the CPU time of embedding news. While the texts are embedded
-# in a process per core, entity workers take a quarter of the cores (at least one) beside them: on 2
-# cores, RealTime QA dev built in 46.6-47.4 s with one worker, 48.3-49.1 s with two.
-ENTITY_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -251,9 +247,8 @@ def _assemble(
     entities, unannotated = _entities_known(documents, previous)
     new_texts = int((carried.chunks < 0).sum() + (carried.sentences < 0).sum())  # at most, to embed
     with across_cores(embedder, new_texts) as encoder:
-        share = ENTITY_SHARE if isinstance(encoder, ProcessEmbedder) else 1.0
         # On a large corpus, entities are found in other processes while the texts are embedded.
-        with EntityJob([doc.text for doc in unannotated], share) as entity_job:
+        with EntityJob([doc.text for doc in unannotated]) as entity_job:
             with phases.timed("embed"):
                 chunk_vectors, sentence_vectors, embedded = _vectors(
                     by_id,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.abc
 import logging
-import math
 import multiprocessing
 import os
 import sys
@@ -84,15 +83,13 @@ class EntityJob:
     otherwise `result()` finds them itself. Use it as a context manager: leaving it stops the workers.
     """
 
-    def __init__(self, texts: list[str], share: float = 1.0) -> None:
-        """`share`: the part of the cores its workers may take (at least one worker); the build embeds
-        in the rest meanwhile."""
+    def __init__(self, texts: list[str]) -> None:
         self._texts = texts
         self._pieces = [(i, offset, piece) for i, text in enumerate(texts) for offset, piece in _pieces(text)]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
-        workers = _workers(sum(len(piece) for _, _, piece in self._pieces), share)
-        if workers:
+        workers = _workers(sum(len(piece) for _, _, piece in self._pieces))
+        if workers >= 2:
             batches = _batches([piece for _, _, piece in self._pieces])
             try:
                 # spawn, not fork: the build holds torch's and onnxruntime's threads, which fork breaks.
@@ -147,13 +144,10 @@ def _batches(pieces: list[str]) -> list[list[str]]:
     return batches
 
 
-def _workers(chars: int, share: float) -> int:
-    """Worker processes for this much text: none on one core or below `PARALLEL_FROM_CHARS`, then
-    one per `PARALLEL_FROM_CHARS / 2` characters, up to `share` of the cores (at least one) and
-    `MAX_WORKERS`."""
-    if cores() < 2 or chars < PARALLEL_FROM_CHARS:
-        return 0
-    return min(MAX_WORKERS, max(1, math.ceil(cores() * share)), chars // (PARALLEL_FROM_CHARS // 2))
+def _workers(chars: int) -> int:
+    """Worker processes for this much text: none below `PARALLEL_FROM_CHARS`, then one per
+    `PARALLEL_FROM_CHARS / 2` characters, up to one per core and `MAX_WORKERS`."""
+    return min(MAX_WORKERS, cores(), chars // (PARALLEL_FROM_CHARS // 2))
 
 
 def cores() -> int:

@@ -989,16 +989,3 @@ def test_source_hashes_are_reread_only_for_files_that_changed(tmp_path):
     cache.write_text("{not json", encoding="utf-8")
     assert source_hashes(sources, cache) == source_hashes(sources)
     assert "entries" in cache.read_text(encoding="utf-8")
-
-
-@pytest.mark.unit
-def test_entity_workers_take_their_share_of_the_cores(monkeypatch):
-    monkeypatch.setattr(entities, "cores", lambda: 16)  # the machine's cores, as the OS reports them
-    plenty = 100 * entities.PARALLEL_FROM_CHARS
-    assert entities._workers(plenty, 1.0) == entities.MAX_WORKERS  # the embedding is on a GPU
-    assert entities._workers(plenty, 0.25) == 4  # beside an embedding in a process per core
-    assert entities._workers(entities.PARALLEL_FROM_CHARS - 1, 1.0) == 0  # little text: no processes
-    monkeypatch.setattr(entities, "cores", lambda: 2)
-    assert entities._workers(plenty, 0.25) == 1  # at least one
-    monkeypatch.setattr(entities, "cores", lambda: 1)
-    assert entities._workers(plenty, 1.0) == 0  # one core: a worker would only take it from the build
