@@ -255,11 +255,12 @@ class E5Onnx(OnnxBackend):
     `OnnxBackend` (passes of like length, mean pooling, unit length). Each text is read as `prefix`
     and the text (e5's convention: "passage: " for what is searched)."""
 
+    pass_texts = 32  # texts per forward pass, as since its first export
+
     def __init__(self, folder: Path, packed: PackedModel, threads: int = 0, prefix: str = "") -> None:
         super().__init__(folder, threads)
         self.packed = packed
         self.prefix = prefix
-        self.pass_texts = 32  # texts per forward pass, as since its first export
 
     def embed_pass(self, texts: list[str]) -> np.ndarray:
         read = [self.prefix + text for text in texts]

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from index.embedding import CPU_CALL, Embedder, in_order
+from index.embedding import Embedder, in_order
 from index.entities import cores
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,18 @@ log = logging.getLogger(__name__)
 PROCESSES_FROM_TEXTS = 2_000
 
 
-# Texts handed over per call and process: one that finishes its share of a call early waits for the
-# others, so a call holds many passes. A multiple of `CPU_CALL` (see `ProcessEmbedder._in_processes`).
-TEXTS_PER_PROCESS = 4 * CPU_CALL
+# Texts per task: a multiple of every encoder's pass (16 texts for MiniLM, 32 for multilingual-e5),
+# so that a task is cut into the passes one process would cut (calls start at multiples of it).
+TASK_TEXTS = 32
+# Texts handed over per call and process. A process that finishes its share of a call early waits
+# for the others, up to a task, so a call holds many: with 256 texts a process, RealTime QA dev's
+# build waited at 26 calls' ends.
+TEXTS_PER_PROCESS = 64 * TASK_TEXTS
 
 
 class Backend(Protocol):
     """A model loaded in a worker process; it embeds texts longest first in passes of a number of
-    texts that divides `CPU_CALL`."""
+    texts that divides `TASK_TEXTS`."""
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
@@ -94,11 +98,11 @@ class ProcessEmbedder:
 
     def _in_processes(self, texts: list[str]) -> np.ndarray:
         assert self._pool is not None, "the pool is open"
-        # Longest first, `CPU_CALL` texts a task: each task is cut into the passes the embedder itself
-        # would cut these texts into (the build hands over multiples of `CPU_CALL`, longest first).
+        # Longest first, `TASK_TEXTS` a task: each task is cut into the passes the embedder itself
+        # would cut these texts into (the build hands over multiples of them, longest first).
         order = np.argsort([-len(t) for t in texts], kind="stable")
         ordered = [texts[i] for i in order]
-        tasks = [ordered[i : i + CPU_CALL] for i in range(0, len(ordered), CPU_CALL)]
+        tasks = [ordered[i : i + TASK_TEXTS] for i in range(0, len(ordered), TASK_TEXTS)]
         futures = [self._pool.submit(_embed, task) for task in tasks]
         return in_order(np.vstack([future.result() for future in futures]), order)
 

@@ -72,8 +72,8 @@ class Embedder(Protocol):
     def worker_backend(self) -> Callable[[], Any] | None:
         """How a worker process loads this model to embed on one core (`index.embed_processes`):
         a picklable function returning an object with `embed(texts)`, which embeds them longest first
-        in passes of a number of texts that divides `CPU_CALL`; None where the model cannot run that
-        way."""
+        in passes of a number of texts that divides `index.embed_processes.TASK_TEXTS`; None where
+        the model cannot run that way."""
         ...
 
 

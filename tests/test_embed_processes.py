@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 
 import index.embed_processes as embed_processes
+from index import multilingual
 from index.build import BuildSettings, rebuild
+from index.e5_onnx import E5Onnx
 from index.embed_processes import ProcessEmbedder, across_cores
 from index.embedding import (
+    CPU_CALL,
     DEFAULT_MODEL,
     OnnxBackend,
     SentenceTransformerEmbedder,
@@ -42,6 +45,13 @@ def test_passes_hold_texts_of_about_one_length():
     taken = [text for one_pass in passes for text in one_pass]
     vectors = np.arange(len(taken), dtype=np.float32)[:, None]
     assert [taken[int(v)] for v in in_order(vectors, order)[:, 0]] == texts
+
+
+@pytest.mark.unit
+def test_a_task_and_a_call_hold_whole_passes_of_every_encoder():
+    for encoder in (OnnxBackend, E5Onnx):  # so processes cut the passes one process cuts
+        assert embed_processes.TASK_TEXTS % encoder.pass_texts == 0
+        assert CPU_CALL % encoder.pass_texts == 0 and multilingual.CALL % encoder.pass_texts == 0
 
 
 @pytest.fixture(scope="module")
