@@ -20,15 +20,14 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from bot.answering import Answerer
 from bot.models import Answer
+from index.worker_processes import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +39,10 @@ _threads = ThreadPoolExecutor(MAX_BATCH)  # a worker's, answering the questions 
 def _open_worker(open_answerer: Callable[[], Answerer], opened) -> None:
     global _answerer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the bot, which then stops its workers
-    threading.Thread(target=_exit_with_the_bot, name="exit-with-the-bot", daemon=True).start()
+    exit_with_parent()  # a bot killed before it could stop its workers left them running for good
     _answerer = open_answerer()
     _answerer.warm_up()
     opened.release()
-
-
-def _exit_with_the_bot() -> None:
-    """End this worker when the bot's process ends, however it ended: a bot killed before it could
-    stop its workers (SIGKILL, or SIGTERM while it was starting) left them running for good, holding
-    its memory and its stderr open."""
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        multiprocessing.connection.wait([parent.sentinel])  # readable once the parent has exited
-        os._exit(1)
 
 
 def _answer_batch(questions: list[tuple[str, str | None]]) -> list[Answer | Exception]:

@@ -21,6 +21,7 @@ import numpy as np
 
 from index.embedding import Embedder, in_order
 from index.entities import cores
+from index.worker_processes import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ _backend: Backend | None = None  # a worker process's model
 
 def _load(backend: Callable[[], Backend]) -> None:
     global _backend
+    exit_with_parent()
     _backend = backend()
 
 

