@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import multiprocessing.connection
 import signal
 import time
 from collections.abc import Callable

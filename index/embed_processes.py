@@ -20,14 +20,13 @@ from typing import Protocol
 import numpy as np
 
 from index.embedding import Embedder, in_order
-from index.entities import cores
-from index.worker_processes import exit_with_parent
+from index.worker_processes import cores, exit_with_parent
 
 log = logging.getLogger(__name__)
 
-# Starting the processes takes about a second (imports, the model): worth it from this many texts.
+# Below this many texts (a few seconds of embedding) starting the processes and loading the model
+# in each is not worth it; set by judgement, not measured.
 PROCESSES_FROM_TEXTS = 2_000
-
 
 # Texts per task: a multiple of every encoder's pass (16 texts for MiniLM, 32 for multilingual-e5),
 # so that a task is cut into the passes one process would cut (calls start at multiples of it).
@@ -63,9 +62,9 @@ def across_cores(embedder: Embedder, texts: int) -> Iterator[Embedder]:
 
 
 class ProcessEmbedder:
-    """`embedder`'s model in `workers` processes, each made by `backend()` (single-threaded); each
-    forward pass is one task, so a process that finishes early takes the next. If the processes fail
-    (out of memory), the rest is embedded by `embedder` itself: slower, not failed."""
+    """`embedder`'s model in `workers` processes, each made by `backend()` (single-threaded); the
+    texts go out `TASK_TEXTS` at a time, so a process that finishes early takes the next. If the
+    processes fail (out of memory), the rest is embedded by `embedder` itself: slower, not failed."""
 
     def __init__(self, embedder: Embedder, backend: Callable[[], Backend], workers: int) -> None:
         self.name = embedder.name

@@ -354,6 +354,8 @@ def _not_preprocessing_advice(record: logging.LogRecord) -> bool:
 class OnnxBackend:
     """The exported transformer under onnxruntime, with mean pooling and normalisation."""
 
+    pass_texts = CPU_BATCH  # texts per forward pass
+
     def __init__(self, folder: Path, threads: int = 0) -> None:
         from tokenizers import Tokenizer
 
@@ -363,8 +365,6 @@ class OnnxBackend:
         self.tokenizer.enable_truncation(int(settings["max_seq_length"]))
         self.tokenizer.enable_padding()
         self.session = cpu_session(folder / "model.onnx", threads)
-
-    pass_texts = CPU_BATCH  # texts per forward pass
 
     def embed(self, texts: list[str]) -> np.ndarray:
         order, passes = like_lengths(texts, self.pass_texts)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import importlib.abc
 import logging
 import multiprocessing
-import os
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 
-from index.worker_processes import exit_with_parent
+from index.worker_processes import cores, exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +151,6 @@ def _workers(chars: int) -> int:
     """Worker processes for this much text: none below `PARALLEL_FROM_CHARS`, then one per
     `PARALLEL_FROM_CHARS / 2` characters, up to one per core and `MAX_WORKERS`."""
     return min(MAX_WORKERS, cores(), chars // (PARALLEL_FROM_CHARS // 2))
-
-
-def cores() -> int:
-    """The cores this process may use (a container's share, not the host's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _pieces(text: str) -> list[tuple[int, str]]:

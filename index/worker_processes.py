@@ -1,8 +1,9 @@
-"""What a build's worker process does first: end when the build's process ends.
+"""Worker processes (a build's, a bot's answering ones): how many cores they may use, and how they
+end with the process that started them.
 
-A build killed with SIGKILL (by hand, or by the out-of-memory killer) cannot stop its worker
-processes, and they do not notice: each waits on its pool's task queue, whose writing end the other
-workers hold open, and so ran on for good, holding their models' memory.
+A process killed with SIGKILL (by hand, or by the out-of-memory killer) cannot stop its workers, and
+they do not notice: each waits on its pool's task queue, whose writing end the other workers hold
+open, and so ran on for good, holding their models' memory.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+
+
+def cores() -> int:
+    """The cores this process may use (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def exit_with_parent() -> None:

@@ -27,8 +27,8 @@ from index.embedding import (
     in_order,
     like_lengths,
 )
-from index.entities import cores
 from index.store import FolderStore
+from index.worker_processes import cores
 from tests.conftest import PROJECT
 from tests.test_answer_processes import process_running
 
