@@ -779,6 +779,31 @@ def test_concurrent_builds_take_turns_and_leave_a_loadable_index(fresh_build: Bu
 
 
 @pytest.mark.unit
+def test_a_script_without_a_main_guard_does_not_hang_its_build(tmp_path):
+    # Spawned workers run the script again: its build, in each worker, used to wait for the lock its
+    # parent held while the parent waited for them. The worker's build is refused instead, at once.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import multiprocessing, os, sys\n"
+        "from pathlib import Path\n"
+        "from index.lock import build_lock\n"
+        f"with build_lock(Path({str(tmp_path / 'index')!r})):\n"
+        "    worker = multiprocessing.get_context('spawn').Process(target=os.getpid)\n"
+        "    worker.start()\n"
+        "    worker.join(60)\n"
+        "    print('worker exit code', worker.exitcode)\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=PROJECT, capture_output=True, text=True, timeout=120
+    )
+    assert "worker exit code 1" in run.stdout
+    assert 'put its build under `if __name__ == "__main__":`' in run.stderr
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.unit
 def test_a_damaged_current_pointer_is_one_sentence(tmp_path):
     (tmp_path / "CURRENT").write_bytes(b"\xff\xfe garbage")
     with pytest.raises(IndexCorrupt, match="CURRENT file is damaged"):
