@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from index.embedding import Embedder, in_order
+from index.embedding import Embedder, in_order, like_lengths
 from index.worker_processes import cores, exit_with_parent
 
 log = logging.getLogger(__name__)
@@ -100,9 +100,7 @@ class ProcessEmbedder:
         assert self._pool is not None, "the pool is open"
         # Longest first, `TASK_TEXTS` a task: each task is cut into the passes the embedder itself
         # would cut these texts into (the build hands over multiples of them, longest first).
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        ordered = [texts[i] for i in order]
-        tasks = [ordered[i : i + TASK_TEXTS] for i in range(0, len(ordered), TASK_TEXTS)]
+        order, tasks = like_lengths(texts, TASK_TEXTS)
         futures = [self._pool.submit(_embed, task) for task in tasks]
         return in_order(np.vstack([future.result() for future in futures]), order)
 
