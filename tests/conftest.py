@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,23 @@ from index.embedding import SentenceTransformerEmbedder
 from index.retriever import LiveIndex
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def process_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def wait_for_exit(pids: list[int], seconds: float = 20.0) -> None:
+    """Wait until none of `pids` is running, or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(process_running(pid) for pid in pids):
+        time.sleep(0.1)
+
+
 SEED_SOURCES = PROJECT / "sources"
 
 

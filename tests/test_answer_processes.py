@@ -87,7 +87,7 @@ def test_workers_end_when_the_bot_is_killed_while_they_start(seed_build, tmp_pat
     import subprocess
     import sys
 
-    from tests.conftest import PROJECT
+    from tests.conftest import PROJECT, process_running, wait_for_exit
 
     script = tmp_path / "killed_bot.py"
     script.write_text(KILLED_BOT, encoding="utf-8")
@@ -101,18 +101,8 @@ def test_workers_end_when_the_bot_is_killed_while_they_start(seed_build, tmp_pat
         workers = [int(pid) for pid in found.split()]
     bot.kill()  # while the workers load their models: the bot has no chance to stop them
     bot.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(process_running(pid) for pid in workers):
-        time.sleep(0.1)
+    wait_for_exit(workers)
     assert not any(process_running(pid) for pid in workers)
-
-
-def process_running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ")[-1][0] != "Z"  # a zombie has ended
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.integration

@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -29,8 +28,7 @@ from index.embedding import (
 )
 from index.store import FolderStore
 from index.worker_processes import cores
-from tests.conftest import PROJECT
-from tests.test_answer_processes import process_running
+from tests.conftest import PROJECT, process_running, wait_for_exit
 
 TEXTS = [
     "Why did Albanese skip the NATO summit?",
@@ -155,7 +153,5 @@ def test_workers_end_when_the_build_is_killed(onnx_embedder, tmp_path):
     assert len(workers) >= 3  # two embedding workers, one entity worker (and multiprocessing's tracker)
     build.kill()  # as the out-of-memory killer would: the build has no chance to stop them
     build.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(process_running(pid) for pid in workers):
-        time.sleep(0.1)
+    wait_for_exit(workers)
     assert not any(process_running(pid) for pid in workers)
